@@ -1,0 +1,112 @@
+"""create_app(): the Litestar application, wired from every app's controllers and pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from jinja2 import pass_context
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from piccolo.engine import engine_finder
+
+from facilitators.auth import AuthenticationMiddleware, session_config
+from facilitators.controllers import MeController
+from facilitators.guards import provide_user, provide_viewer
+from facilitators.pages import AccountPages, AdminPages, SignInPages
+from sessions.controllers import CohortController, CurriculumController
+from sessions.pages import CohortPages, DashboardPages
+from settings import Settings, get_settings
+from web import (
+    EXCEPTION_HANDLERS,
+    STATIC_DIR,
+    health,
+    make_environment,
+    add_security_headers,
+)
+
+NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema"]
+
+
+@asynccontextmanager
+async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
+    engine = engine_finder()
+    assert engine is not None, "piccolo_conf.py defines no engine"
+    await engine.start_connection_pool()
+    try:
+        yield
+    finally:
+        await engine.close_connection_pool()
+
+
+def _template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    environment = make_environment()
+
+    @pass_context
+    def viewer(context: Any) -> Any:
+        # Error pages render for unmatched routes too, where no user was resolved.
+        request = context.get("request")
+        return None if request is None else request.scope.get("user")
+
+    environment.globals["viewer"] = viewer
+    return TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment))
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    return Litestar(
+        route_handlers=[
+            health,
+            MeController,
+            CurriculumController,
+            CohortController,
+            SignInPages,
+            AccountPages,
+            AdminPages,
+            DashboardPages,
+            CohortPages,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], include_in_schema=False
+            ),
+        ],
+        dependencies={
+            "user": Provide(provide_user, sync_to_thread=False),
+            "viewer": Provide(provide_viewer, sync_to_thread=False),
+        },
+        middleware=[
+            session_config(settings).middleware,
+            DefineMiddleware(AuthenticationMiddleware, exclude=NOT_AUTHENTICATED),
+        ],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="mc_csrf",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax",
+            # The API authenticates by Bearer token only and never reads cookies.
+            exclude=["^/api/", "^/health", "^/schema"],
+        ),
+        template_config=_template_config(),
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[add_security_headers],
+        lifespan=[database_lifespan],
+        openapi_config=OpenAPIConfig(
+            title="mentorcircle API",
+            version="0.1.0",
+            description="Cohorts, schedules and rosters of Entering Mentoring learning "
+            "communities. Authenticate with a personal API token: Authorization: Bearer mc_...",
+            path="/schema",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+            security=[{"bearer": []}],
+        ),
+        debug=settings.debug,
+    )

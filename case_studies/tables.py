@@ -1,0 +1,1 @@
+"""Tables of the case-study library (its tables come with the case-study issue)."""

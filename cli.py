@@ -1,0 +1,190 @@
+"""The `mentorcircle` command: migrate, serve, demo, users, tokens. Thin: it calls services."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from errors import DomainError
+
+
+async def migrate() -> list[str]:
+    """Run every pending migration, then add the shipped curricula. Returns the migrations run."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from sessions.curricula import load_builtin_curricula
+
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        result = await run_forwards(app_name="all")
+    if not result.success:
+        raise RuntimeError(f"migrations failed: {result.message}\n{output.getvalue()}")
+    await load_builtin_curricula()
+    return [
+        line.split(":")[0].strip(" -") for line in output.getvalue().splitlines() if "ok!" in line
+    ]
+
+
+async def _close_engine() -> None:
+    from piccolo.engine import engine_finder
+
+    engine = engine_finder()
+    if engine is not None:
+        await engine.close_connection_pool()
+
+
+def _run(work: Callable[[], Awaitable[int]]) -> int:
+    async def wrapped() -> int:
+        try:
+            return await work()
+        except DomainError as error:
+            print(f"error: {error.detail}", file=sys.stderr)
+            return 2
+        finally:
+            await _close_engine()
+
+    return asyncio.run(wrapped())
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    async def work() -> int:
+        applied = await migrate()
+        print(f"Database is up to date ({len(applied)} migration(s) applied now).")
+        return 0
+
+    return _run(work)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from settings import get_settings
+
+    if cmd_migrate(args) != 0:
+        return 1
+    settings = get_settings()
+    print(
+        f"mentorcircle is starting on http://{args.host}:{args.port} (BASE_URL={settings.base_url})"
+    )
+    uvicorn.run(
+        "app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    async def work() -> int:
+        from sessions.demo import DEMO_PASSWORD, load_demo
+
+        await migrate()
+        summary = await load_demo()
+        print(summary)
+        print(
+            f"Sign in as admin@example.org (or any demo person) with the password {DEMO_PASSWORD!r}."
+        )
+        return 0
+
+    return _run(work)
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    async def work() -> int:
+        from facilitators.services import PersonInput, create_person
+
+        person_id = await create_person(
+            PersonInput(name=args.name, email=args.email, department=args.department or ""),
+            set(args.role),
+            actor_id=None,
+            password=args.password,
+        )
+        print(
+            f"Added person {person_id}: {args.name} <{args.email}> ({', '.join(sorted(args.role))})"
+        )
+        return 0
+
+    return _run(work)
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    async def work() -> int:
+        from facilitators.services import create_token, find_person_id_by_email
+
+        person_id = await find_person_id_by_email(args.email)
+        if person_id is None:
+            print(f"error: no person with the email {args.email}", file=sys.stderr)
+            return 2
+        token = await create_token(person_id, args.name, actor_id=None)
+        print(token)
+        return 0
+
+    return _run(work)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mentorcircle",
+        description="Run Entering Mentoring learning communities. Configuration comes from the "
+        "environment (DATABASE_URL, SECRET_KEY, BASE_URL, MAIL_FROM, SMTP_URL).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser(
+        "migrate", help="apply database migrations and load the shipped curricula"
+    ).set_defaults(func=cmd_migrate)
+
+    serve = commands.add_parser("serve", help="migrate, then serve the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    commands.add_parser("demo", help="load a demo organization (safe to run again)").set_defaults(
+        func=cmd_demo
+    )
+
+    users = commands.add_parser("users", help="manage people and accounts").add_subparsers(
+        dest="users_command", required=True
+    )
+    add = users.add_parser("add", help="add a person with an account")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=["admin", "staff", "facilitator", "participant"],
+        help="repeat for several roles",
+    )
+    add.add_argument("--password", help="at least 10 characters; omit for email sign-in only")
+    add.add_argument("--department")
+    add.set_defaults(func=cmd_users_add)
+
+    tokens = commands.add_parser("tokens", help="personal API tokens").add_subparsers(
+        dest="tokens_command", required=True
+    )
+    create = tokens.add_parser("create", help="create a token and print it (shown once)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", default="cli")
+    create.set_defaults(func=cmd_tokens_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args: Any = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""People and access: persons, their accounts and roles, API tokens, credentials, the audit log."""
+
+from enum import StrEnum
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Role(StrEnum):
+    admin = "admin"
+    staff = "staff"
+    facilitator = "facilitator"
+    participant = "participant"
+
+
+class CareerStage(StrEnum):
+    unspecified = ""
+    faculty = "faculty"
+    postdoc = "postdoc"
+    graduate_student = "graduate_student"
+    staff_scientist = "staff_scientist"
+    other = "other"
+
+
+class CredentialLevel(StrEnum):
+    trained = "trained"
+    certified = "certified"
+
+
+class Person(Table):
+    """A facilitator, participant or member of office staff. Email is unique case-insensitively
+    (a hand-written index on lower(email))."""
+
+    name = Varchar(length=200)
+    email = Varchar(length=320)
+    department = Varchar(length=200, default="")
+    career_stage = Varchar(length=40, default="", choices=CareerStage)
+    timezone = Varchar(length=64, default="")
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Account(Table):
+    """How a person signs in. An empty password hash means: email sign-in only."""
+
+    person = ForeignKey(references=Person, null=False, unique=True, on_delete=OnDelete.cascade)
+    password_hash = Text(default="")
+    # Bumped by a password reset or "sign out everywhere": older cookies stop working.
+    session_generation = Integer(default=0)
+    last_sign_in_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RoleGrant(Table):
+    """One role held by one person; unique per (person, role) by a hand-written index."""
+
+    person = ForeignKey(references=Person, null=False, on_delete=OnDelete.cascade)
+    role = Varchar(length=20, choices=Role)
+    granted_at = Timestamptz(default=TimestamptzNow())
+
+
+class ApiToken(Table):
+    """A personal API token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    person = ForeignKey(references=Person, null=False, on_delete=OnDelete.cascade)
+    name = Varchar(length=100)
+    token_hash = Varchar(length=64, unique=True)
+    prefix = Varchar(length=16)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class FacilitatorCredential(Table):
+    """A facilitator's recognition: Level 1 trained, Level 2 certified."""
+
+    person = ForeignKey(references=Person, null=False, on_delete=OnDelete.cascade)
+    level = Varchar(length=20, choices=CredentialLevel)
+    issuer = Varchar(length=200, default="")
+    awarded_on = Date()
+
+
+class AuditEntry(Table):
+    """Who did what to which object, and when. Written only by `audit.record`."""
+
+    at = Timestamptz(default=TimestamptzNow())
+    actor = ForeignKey(references=Person, null=True, on_delete=OnDelete.set_null)
+    action = Varchar(length=80, index=True)
+    object_type = Varchar(length=40)
+    object_id = Varchar(length=40, default="")
+    cohort_id = Integer(null=True, default=None, index=True)
+    summary = Text(default="")
+    detail = JSON(default="{}")

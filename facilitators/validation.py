@@ -1,0 +1,53 @@
+"""Checks on values people type: email addresses, IANA timezones, names."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import lru_cache
+
+from errors import InvalidInput
+
+# Deliberately plain: one @, no spaces, a dot in the domain. Delivery is the real test.
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]{2,}$")
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def normalize_email(value: str, field: str = "email") -> str:
+    email = value.strip()
+    if not email:
+        raise InvalidInput.single(field, "is required")
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise InvalidInput.single(field, f"{email!r} is not an email address")
+    return email
+
+
+def check_timezone(value: str, field: str = "timezone", *, allow_empty: bool = False) -> str:
+    zone = value.strip()
+    if not zone and allow_empty:
+        return ""
+    if zone not in _timezones():
+        raise InvalidInput.single(
+            field, f"{zone!r} is not an IANA timezone (for example America/Chicago)"
+        )
+    return zone
+
+
+def required_text(value: str, field: str, max_length: int) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidInput.single(field, "is required")
+    if len(text) > max_length:
+        raise InvalidInput.single(field, f"is longer than {max_length} characters")
+    return text
+
+
+def optional_text(value: str | None, field: str, max_length: int) -> str:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise InvalidInput.single(field, f"is longer than {max_length} characters")
+    return text

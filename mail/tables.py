@@ -1,0 +1,1 @@
+"""Tables of the outbox (its tables come with the invites issue)."""

@@ -1,0 +1,131 @@
+"""Cohorts and their meetings: competencies, curriculum templates, cohorts, sessions, enrollments."""
+
+from enum import StrEnum
+
+from piccolo.columns import (
+    Array,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from facilitators.tables import Person
+
+
+class Modality(StrEnum):
+    in_person = "in_person"
+    virtual = "virtual"
+    hybrid = "hybrid"
+
+
+class CohortStatus(StrEnum):
+    draft = "draft"
+    scheduled = "scheduled"
+    in_progress = "in_progress"
+    completed = "completed"
+    archived = "archived"
+    cancelled = "cancelled"
+
+
+class SessionStatus(StrEnum):
+    scheduled = "scheduled"
+    cancelled = "cancelled"
+
+
+class EnrollmentStatus(StrEnum):
+    enrolled = "enrolled"
+    waitlisted = "waitlisted"
+    withdrawn = "withdrawn"
+
+
+class Competency(Table):
+    """A curriculum theme with a stable code; aliases keep older names findable."""
+
+    code = Varchar(length=40, unique=True)
+    name = Varchar(length=200)
+    aliases = Array(base_column=Varchar(length=200))
+    core = Boolean(default=False)
+    position = Integer(default=0)
+
+
+class CurriculumTemplate(Table):
+    """An ordered list of session templates. Built-in ones are read-only; copies are editable."""
+
+    slug = Varchar(length=80, unique=True)
+    name = Varchar(length=200)
+    description = Text(default="")
+    builtin = Boolean(default=False)
+    copied_from = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
+    owner = ForeignKey(references=Person, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class SessionTemplate(Table):
+    """One meeting of a curriculum. `alternate_for` names the position it may be swapped in for."""
+
+    curriculum = ForeignKey(references=CurriculumTemplate, null=False, on_delete=OnDelete.cascade)
+    position = Integer()
+    title = Varchar(length=200)
+    competencies = Array(base_column=Varchar(length=40))
+    minutes = Integer(default=60)
+    objectives = Text(default="")
+    assignment_prompt = Text(default="")
+    alternate_for = Integer(null=True, default=None)
+
+
+class Cohort(Table):
+    """One learning community for one term."""
+
+    name = Varchar(length=200)
+    term = Varchar(length=60, default="")
+    timezone = Varchar(length=64)
+    modality = Varchar(length=20, choices=Modality, default=Modality.in_person.value)
+    location = Varchar(length=300, default="")
+    video_url = Varchar(length=500, default="")
+    capacity = Integer(null=True, default=None)
+    status = Varchar(length=20, choices=CohortStatus, default=CohortStatus.draft.value)
+    curriculum = ForeignKey(references=CurriculumTemplate, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class CohortFacilitator(Table):
+    """A facilitator of a cohort; exactly one per cohort is the lead."""
+
+    cohort = ForeignKey(references=Cohort, null=False, on_delete=OnDelete.cascade)
+    person = ForeignKey(references=Person, null=False, on_delete=OnDelete.restrict)
+    lead = Boolean(default=False)
+
+
+class Session(Table):
+    """One meeting of a cohort. Times are UTC; the calendar UID is fixed at creation."""
+
+    cohort = ForeignKey(references=Cohort, null=False, on_delete=OnDelete.cascade)
+    position = Integer()
+    title = Varchar(length=200)
+    competencies = Array(base_column=Varchar(length=40))
+    starts_at = Timestamptz()
+    ends_at = Timestamptz()
+    location = Varchar(length=300, default="")
+    video_url = Varchar(length=500, default="")
+    status = Varchar(length=20, choices=SessionStatus, default=SessionStatus.scheduled.value)
+    ical_uid = Varchar(length=200, unique=True)
+    ical_sequence = Integer(default=0)
+    objectives = Text(default="")
+    assignment_prompt = Text(default="")
+
+
+class Enrollment(Table):
+    """A person's place in a cohort; withdrawing keeps the row (and the history)."""
+
+    cohort = ForeignKey(references=Cohort, null=False, on_delete=OnDelete.cascade)
+    person = ForeignKey(references=Person, null=False, on_delete=OnDelete.restrict)
+    status = Varchar(length=20, choices=EnrollmentStatus, default=EnrollmentStatus.enrolled.value)
+    enrolled_at = Timestamptz(default=TimestamptzNow())
+    withdrawn_at = Timestamptz(null=True, default=None)

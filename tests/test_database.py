@@ -1,0 +1,156 @@
+"""The database layer: persistent SQLite connections, serialized writers, the query counter,
+and migrations that run forward on empty SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PG_ADMIN_URL, skip_or_fail
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_query_counter_counts_the_statements_a_block_runs(database: Any) -> None:
+    from facilitators.tables import Person
+
+    with database.count_queries() as counter:
+        await Person.select().where(Person.id == 1)
+        await Person.count()
+    assert counter.count == 2
+    assert all("person" in sql.lower() for sql in counter.statements)
+    with database.count_queries() as nothing:
+        pass
+    assert nothing.count == 0
+
+
+async def test_twenty_concurrent_writers_never_see_database_is_locked(database: Any) -> None:
+    """Read-then-write transactions from 20 tasks at once: all succeed, none is lost."""
+    from facilitators.services import PersonInput, create_person
+    from facilitators.tables import Person
+
+    counter_id = await create_person(
+        PersonInput(name="Counter", email="counter@example.org", department="0"),
+        set(),
+        actor_id=None,
+    )
+
+    async def increment(n: int) -> None:
+        async with Person._meta.db.transaction():
+            row = await Person.select(Person.department).where(Person.id == counter_id).first()
+            assert row is not None
+            await asyncio.sleep(0)  # let the others try to interleave
+            await Person.update({Person.department: str(int(row["department"]) + 1)}).where(
+                Person.id == counter_id
+            )
+            await create_person(
+                PersonInput(name=f"Writer {n}", email=f"writer{n}@example.org"),
+                {"participant"},
+                actor_id=None,
+            )
+
+    results = await asyncio.gather(*(increment(n) for n in range(20)), return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    if database.engine_type == "sqlite":
+        # SQLite transactions are serialized (BEGIN IMMEDIATE on one writer): no lost update.
+        # PostgreSQL's READ COMMITTED makes no such promise without row locks.
+        row = await Person.select(Person.department).where(Person.id == counter_id).first()
+        assert row is not None and row["department"] == "20"
+    assert await Person.count().where(Person.email.like("writer%")) == 20
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(database: Any) -> None:
+    from facilitators.tables import Person
+
+    with pytest.raises(RuntimeError):
+        async with Person._meta.db.transaction():
+            await Person.insert(Person(name="Half", email="half@example.org"))
+            raise RuntimeError("boom")
+    assert await Person.count().where(Person.email == "half@example.org") == 0
+
+
+async def test_sqlite_engine_keeps_its_connections(database: Any) -> None:
+    if database.engine_type != "sqlite":
+        pytest.skip("SQLite engine only")
+    from facilitators.tables import Person
+
+    for _ in range(20):
+        await Person.count()
+    # Readers are created on demand up to the pool size and then reused, never one per query.
+    assert 1 <= len(database._all_readers) <= database._max_readers
+    writer = database._writer
+    await Person.insert(Person(name="W", email="w@example.org"))
+    await Person.insert(Person(name="W2", email="w2@example.org"))
+    assert database._writer is writer
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(database: Any) -> None:
+    if database.engine_type != "sqlite":
+        pytest.skip("SQLite engine only")
+    from facilitators.tables import Person
+
+    mode = await Person.raw("PRAGMA journal_mode")
+    keys = await Person.raw("PRAGMA foreign_keys")
+    assert list(mode[0].values())[0] == "wal"
+    assert list(keys[0].values())[0] == 1
+
+
+def _migrate(database_url: str, var_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "MENTORCIRCLE_VAR_DIR": str(var_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrations_run_forward_on_an_empty_sqlite_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    first = _migrate(url, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "migration(s) applied" in first.stdout
+    again = _migrate(url, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "(0 migration(s) applied now)" in again.stdout
+
+
+def test_migrations_run_forward_on_an_empty_postgresql_database(tmp_path: Path) -> None:
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:  # pragma: no cover
+        skip_or_fail("asyncpg is not installed")
+    name = f"mc_migrate_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncio.TimeoutError) as error:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
+    try:
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        first = _migrate(url, tmp_path)
+        assert first.returncode == 0, first.stderr
+        again = _migrate(url, tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "(0 migration(s) applied now)" in again.stdout
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -1,0 +1,309 @@
+"""Web plumbing shared by every app: templates, problem details, error pages, security headers,
+the health check, and small helpers that pages use to read forms and render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar import MediaType, Request, Response, get
+from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.response import Redirect, Template
+from litestar.types import Message, Scope
+from piccolo.engine import engine_finder
+from piccolo.querystring import QueryString
+
+from errors import DomainError, InvalidInput
+from settings import PROJECT_ROOT
+
+log = logging.getLogger("mentorcircle")
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+API_PREFIXES = ("/api/", "/health", "/schema")
+
+
+# -- problem details (RFC 9457) -------------------------------------------------------------
+
+
+class FieldProblem(msgspec.Struct):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """The body of every API error."""
+
+    title: str
+    status: int
+    detail: str
+    type: str = "about:blank"
+    errors: list[FieldProblem] = msgspec.field(default_factory=list)
+
+
+_DESCRIPTIONS = {
+    400: "The request is malformed (a field has the wrong type or shape)",
+    401: "No valid API token (Authorization: Bearer ...)",
+    403: "The token's owner may not do this",
+    404: "Not found, or not visible to the token's owner",
+    409: "Conflicts with the current state",
+    422: "A value is not acceptable; `errors` names each field",
+}
+
+
+def problem_responses(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI declarations for the problem-details answers a route can give."""
+    return {
+        code: ResponseSpec(
+            data_container=Problem,
+            description=_DESCRIPTIONS[code],
+            media_type="application/problem+json",
+            examples=[Example(value={"title": "...", "status": code, "detail": "..."})],
+        )
+        for code in codes
+    }
+
+
+def problem(
+    status: int, title: str, detail: str, errors: list[FieldProblem] | None = None
+) -> Response[Problem]:
+    return Response(
+        Problem(title=title, status=status, detail=detail, errors=errors or []),
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+# -- templates ------------------------------------------------------------------------------
+
+
+def local_time(value: dt.datetime | None, zone: str = "", fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """A UTC instant in a timezone, with the zone's abbreviation: "Wed 04 Mar 2026, 15:00 CST"."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    local = value.astimezone(ZoneInfo(zone)) if zone else value
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+def time_range(start: dt.datetime, end: dt.datetime, zone: str) -> str:
+    start_local = start.astimezone(ZoneInfo(zone))
+    end_local = end.astimezone(ZoneInfo(zone))
+    return (
+        f"{start_local.strftime('%a %d %b %Y, %H:%M')}–{end_local.strftime('%H:%M')} "
+        f"{end_local.tzname()}"
+    )
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(["html", "xml"]),
+        # An unknown variable is a bug to surface, never blank text.
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local_time"] = local_time
+    env.filters["time_range"] = time_range
+    env.globals["ROLE_LABELS"] = {
+        "admin": "Administrator",
+        "staff": "Office staff",
+        "facilitator": "Facilitator",
+        "participant": "Participant",
+    }
+    return env
+
+
+def page(
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    status_code: int = 200,
+) -> Template:
+    return Template(template_name=template, context=dict(context or {}), status_code=status_code)
+
+
+def is_api_request(path: str) -> bool:
+    return path.startswith(API_PREFIXES)
+
+
+async def form_data(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """A submitted form as plain strings (the last value wins for repeated single fields)."""
+    form = await request.form()
+    return {key: str(value) for key, value in form.items()}
+
+
+async def form_lists(request: Request[Any, Any, Any], name: str) -> list[str]:
+    form = await request.form()
+    return [str(value) for value in form.getall(name)] if name in form else []
+
+
+def field_errors(error: DomainError) -> dict[str, str]:
+    """A domain error as {field: message}, for showing next to form fields."""
+    if isinstance(error, InvalidInput):
+        return {e.field: e.message for e in error.errors}
+    return {"_form": error.detail}
+
+
+# -- exception handlers ---------------------------------------------------------------------
+
+
+def _error_page(
+    request: Request[Any, Any, Any], status: int, title: str, detail: str
+) -> Response[Any]:
+    return Template(
+        template_name="errors/error.html",
+        context={"status": status, "title": title, "detail": detail},
+        status_code=status,
+    )
+
+
+def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
+    if is_api_request(request.url.path):
+        errors = (
+            [FieldProblem(e.field, e.message) for e in error.errors]
+            if isinstance(error, InvalidInput)
+            else []
+        )
+        return problem(error.status_code, error.title, error.detail, errors)
+    return _error_page(request, error.status_code, error.title, error.detail)
+
+
+def _validation_errors(error: ValidationException) -> list[FieldProblem]:
+    problems = []
+    for item in error.extra or []:
+        if isinstance(item, dict):
+            field = str(item.get("key") or item.get("source") or "body")
+            problems.append(FieldProblem(field, str(item.get("message", "is invalid"))))
+    return problems
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+    429: "Too many requests",
+}
+
+
+def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    status = error.status_code
+    title = _TITLES.get(status, "Error")
+    detail = error.detail or title
+    if status >= 500:
+        log.error("HTTP %s on %s: %s", status, request.url.path, detail)
+        detail = "Something went wrong on our side. It has been logged."
+    if is_api_request(request.url.path):
+        errors = _validation_errors(error) if isinstance(error, ValidationException) else []
+        if errors:
+            detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        response = problem(status, title, detail, errors)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="mentorcircle"'
+        return response
+    if isinstance(error, NotAuthorizedException):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(path="/sign-in", query_params={"next": target})
+    if status == 403 and "CSRF" in detail:
+        detail = "This form has expired or came from another site. Go back, reload the page and try again."
+    return _error_page(request, status, title, detail)
+
+
+def handle_server_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    detail = "Something went wrong on our side. It has been logged."
+    if is_api_request(request.url.path):
+        return problem(500, "Internal server error", detail)
+    return _error_page(request, 500, "Internal server error", detail)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_server_error,
+}
+
+
+# -- security headers -----------------------------------------------------------------------
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    # Feed URLs carry secrets in their path: never send a path to another origin.
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """A `before_send` hook: it sees every response, the router's own 404 and 405 included."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in SECURITY_HEADERS.items():
+        if name not in headers:
+            headers[name] = value
+    if scope["path"].startswith(("/sign-in", "/account", "/admin")):
+        headers["Cache-Control"] = "no-store"
+
+
+# -- health ---------------------------------------------------------------------------------
+
+
+class Health(msgspec.Struct):
+    status: str
+    database: str
+    engine: str
+
+
+@get(
+    "/health",
+    summary="Is the app up and its database reachable?",
+    tags=["health"],
+    responses={
+        503: ResponseSpec(data_container=Health, description="The database is not reachable")
+    },
+)
+async def health() -> Response[Health]:
+    engine = engine_finder()
+    assert engine is not None
+    try:
+        await engine.run_querystring(QueryString("SELECT 1"))
+    except Exception as error:
+        log.warning("health check failed: %s", error)
+        return Response(Health("error", "unreachable", engine.engine_type), status_code=503)
+    return Response(Health("ok", "ok", engine.engine_type), media_type=MediaType.JSON)
+
+
+def static_path() -> Path:
+    return STATIC_DIR
