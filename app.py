@@ -12,6 +12,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -103,6 +104,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Cohorts, schedules and rosters of Entering Mentoring learning "
             "communities. Authenticate with a personal API token: Authorization: Bearer mc_...",
             path="/schema",
+            # JSON only: the interactive viewers load scripts from CDNs, which the
+            # Content-Security-Policy (rightly) refuses.
+            render_plugins=[JsonRenderPlugin()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
             ),

@@ -480,6 +480,8 @@ async def _check_facilitators(
     if not actor.is_office and actor.person_id not in ids:
         # A facilitator who sets up a cohort facilitates it; otherwise they could not see it.
         ids = (actor.person_id, *ids)
+    elif not ids and actor.has_role(Role.facilitator.value):
+        ids = (actor.person_id,)
     if not ids:
         raise InvalidInput.single("facilitator_ids", "a cohort needs at least one facilitator")
     rows = await Person.select(

@@ -20,7 +20,9 @@ import pytest
 
 _VAR = Path(tempfile.mkdtemp(prefix="mentorcircle-tests-"))
 os.environ["MENTORCIRCLE_VAR_DIR"] = str(_VAR)
-os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_VAR / 'test.sqlite3'}"
+os.environ["DATABASE_URL"] = (
+    os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_VAR / 'test.sqlite3'}"
+)
 os.environ["SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ["PASSWORD_ITERATIONS"] = "1000"
 os.environ["BASE_URL"] = "http://testserver"
@@ -169,10 +171,14 @@ _CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 async def csrf_token(client: httpx.AsyncClient, path: str = "/sign-in") -> str:
+    """The token a form on `path` carries (the double-submit value of the mc_csrf cookie)."""
     response = await client.get(path)
     match = _CSRF_FIELD.search(response.text)
-    assert match, f"no CSRF field on {path} (status {response.status_code})"
-    return match.group(1)
+    if match:
+        return match.group(1)
+    cookie = client.cookies.get("mc_csrf")
+    assert cookie, f"no CSRF field or cookie after GET {path} (status {response.status_code})"
+    return cookie
 
 
 async def post_form(
@@ -183,7 +189,9 @@ async def post_form(
     return await client.post(path, data={**data, "_csrf_token": token})
 
 
-async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+async def sign_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> httpx.Response:
     token = await csrf_token(client, "/sign-in")
     return await client.post(
         "/sign-in", data={"email": email, "password": password, "_csrf_token": token}
@@ -259,9 +267,11 @@ async def world(database: Any) -> World:
     part_a = await make_person("part.a@example.edu", {"participant"})
     part_b = await make_person("part.b@example.edu", {"participant"})
     acting = CurrentUser(admin.id, "Admin", admin.email, frozenset({"admin"}))
-    curriculum = await CurriculumTemplate.select(CurriculumTemplate.id).where(
-        CurriculumTemplate.slug == "entering-mentoring-8x60"
-    ).first()
+    curriculum = (
+        await CurriculumTemplate.select(CurriculumTemplate.id)
+        .where(CurriculumTemplate.slug == "entering-mentoring-8x60")
+        .first()
+    )
     assert curriculum is not None
     start = dt.date.today() + dt.timedelta(days=7)
     cohorts = []

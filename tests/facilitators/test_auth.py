@@ -69,7 +69,12 @@ async def test_sign_in_never_redirects_to_another_site(
     for target in ("https://evil.example", "//evil.example", "/\\evil.example"):
         response = await client.post(
             "/sign-in",
-            data={"email": world.staff.email, "password": PASSWORD, "next": target, "_csrf_token": token},
+            data={
+                "email": world.staff.email,
+                "password": PASSWORD,
+                "next": target,
+                "_csrf_token": token,
+            },
         )
         assert response.headers["location"] == "/"
 
@@ -126,7 +131,9 @@ async def test_a_password_reset_signs_the_person_out_everywhere(
     await set_password(world.facilitator_a.id, "a brand new password", actor_id=world.admin.id)
     assert (await client.get("/")).status_code == 302
     assert (await sign_in(client, world.facilitator_a.email)).status_code == 400
-    assert (await sign_in(client, world.facilitator_a.email, "a brand new password")).status_code == 302
+    assert (
+        await sign_in(client, world.facilitator_a.email, "a brand new password")
+    ).status_code == 302
 
 
 async def test_changing_ones_own_password_keeps_this_browser_signed_in(
@@ -138,7 +145,11 @@ async def test_changing_ones_own_password_keeps_this_browser_signed_in(
     wrong = await post_form(
         client,
         "/account/password",
-        {"current_password": "nope", "new_password": "another password 1", "confirm_password": "another password 1"},
+        {
+            "current_password": "nope",
+            "new_password": "another password 1",
+            "confirm_password": "another password 1",
+        },
         page="/account",
     )
     assert wrong.status_code == 422
@@ -146,7 +157,11 @@ async def test_changing_ones_own_password_keeps_this_browser_signed_in(
     response = await post_form(
         client,
         "/account/password",
-        {"current_password": PASSWORD, "new_password": "another password 1", "confirm_password": "another password 1"},
+        {
+            "current_password": PASSWORD,
+            "new_password": "another password 1",
+            "confirm_password": "another password 1",
+        },
         page="/account",
     )
     assert response.status_code == 302
@@ -184,9 +199,7 @@ async def test_a_signed_in_browser_cookie_does_not_open_the_api(
     assert (await client.get("/api/cohorts")).status_code == 401
 
 
-async def test_revoked_tokens_stop_working_at_once(
-    client: httpx.AsyncClient, world: World
-) -> None:
+async def test_revoked_tokens_stop_working_at_once(client: httpx.AsyncClient, world: World) -> None:
     from facilitators.services import list_tokens
 
     await sign_in(client, world.facilitator_a.email)
@@ -194,13 +207,17 @@ async def test_revoked_tokens_stop_working_at_once(
     assert created.status_code == 200
     assert "shown only once" in created.text
     token = created.text.split('<code class="token">')[1].split("</code>")[0]
-    assert (await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    assert (
+        await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 200
     tokens = await list_tokens(world.facilitator_a.id)
     new = next(t for t in tokens if t.name == "roster script")
     assert token.startswith(new.prefix)
     revoked = await post_form(client, f"/account/tokens/{new.id}/revoke", {}, page="/account")
     assert revoked.status_code == 302
-    assert (await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+    assert (
+        await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 401
     # The other token of the same person still works.
     assert (await client.get("/api/me", headers=world.facilitator_a.auth)).status_code == 200
 
@@ -242,7 +259,9 @@ async def test_a_person_without_a_password_cannot_sign_in_with_an_empty_one(
 ) -> None:
     from facilitators.services import PersonInput, create_person
 
-    await create_person(PersonInput(name="No Pass", email="nopass@example.edu"), {"participant"}, actor_id=None)
+    await create_person(
+        PersonInput(name="No Pass", email="nopass@example.edu"), {"participant"}, actor_id=None
+    )
     assert (await sign_in(client, "nopass@example.edu", "")).status_code == 400
 
 

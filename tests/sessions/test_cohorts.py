@@ -111,7 +111,10 @@ async def test_cohort_detail_lists_sessions_in_utc_with_stable_calendar_uids(
 ) -> None:
     detail = (await client.get(f"/api/cohorts/{world.cohort_a}", headers=world.staff.auth)).json()
     assert len(detail["sessions"]) == 8
-    assert all(s["starts_at"].endswith("Z") or s["starts_at"].endswith("+00:00") for s in detail["sessions"])
+    assert all(
+        s["starts_at"].endswith("Z") or s["starts_at"].endswith("+00:00")
+        for s in detail["sessions"]
+    )
     uids = [s["ical_uid"] for s in detail["sessions"]]
     assert len(set(uids)) == 8
     assert all(u.startswith("session-") and u.endswith("@example.org") for u in uids)
@@ -257,9 +260,15 @@ async def test_only_the_cohorts_facilitators_and_office_may_change_it(
 ) -> None:
     change = {"location": "Elsewhere"}
     url = f"/api/cohorts/{world.cohort_a}"
-    assert (await client.patch(url, headers=world.participant_a.auth, json=change)).status_code == 403
-    assert (await client.patch(url, headers=world.participant_b.auth, json=change)).status_code == 404
-    assert (await client.patch(url, headers=world.facilitator_b.auth, json=change)).status_code == 404
+    assert (
+        await client.patch(url, headers=world.participant_a.auth, json=change)
+    ).status_code == 403
+    assert (
+        await client.patch(url, headers=world.participant_b.auth, json=change)
+    ).status_code == 404
+    assert (
+        await client.patch(url, headers=world.facilitator_b.auth, json=change)
+    ).status_code == 404
     assert (await client.patch(url, headers=world.staff.auth, json=change)).status_code == 200
 
 
@@ -289,8 +298,14 @@ async def test_adding_participants_enrolls_known_people_and_creates_new_ones(
     assert again.status_code == 409
     assert "already enrolled" in again.json()["detail"]
     roster = (await client.get(url, headers=world.facilitator_a.auth)).json()
-    assert [p["email"] for p in roster] == ["part.a@example.edu", "New.Person@Example.edu", "part.b@example.edu"]
-    bad = await client.post(url, headers=world.facilitator_a.auth, json={"email": "not-an-email", "name": "X"})
+    assert [p["email"] for p in roster] == [
+        "part.a@example.edu",
+        "New.Person@Example.edu",
+        "part.b@example.edu",
+    ]
+    bad = await client.post(
+        url, headers=world.facilitator_a.auth, json={"email": "not-an-email", "name": "X"}
+    )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "email"
 
@@ -298,10 +313,16 @@ async def test_adding_participants_enrolls_known_people_and_creates_new_ones(
 async def test_beyond_capacity_participants_are_waitlisted_and_size_is_warned_not_forbidden(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    await client.patch(f"/api/cohorts/{world.cohort_a}", headers=world.staff.auth, json={"capacity": 2})
+    await client.patch(
+        f"/api/cohorts/{world.cohort_a}", headers=world.staff.auth, json={"capacity": 2}
+    )
     url = f"/api/cohorts/{world.cohort_a}/participants"
-    second = await client.post(url, headers=world.staff.auth, json={"email": "two@example.edu", "name": "Two"})
-    third = await client.post(url, headers=world.staff.auth, json={"email": "three@example.edu", "name": "Three"})
+    second = await client.post(
+        url, headers=world.staff.auth, json={"email": "two@example.edu", "name": "Two"}
+    )
+    third = await client.post(
+        url, headers=world.staff.auth, json={"email": "three@example.edu", "name": "Three"}
+    )
     assert second.json()["participant"]["status"] == "enrolled"
     assert third.json()["participant"]["status"] == "waitlisted"
     detail = (await client.get(f"/api/cohorts/{world.cohort_a}", headers=world.staff.auth)).json()
@@ -325,7 +346,12 @@ async def test_pages_create_a_cohort_and_show_errors_in_the_form(
     good = await post_form(
         client,
         "/cohorts/new",
-        {"name": "Autumn group", "timezone": "Europe/Berlin", "modality": "virtual", "video_url": "https://video.example.org/x"},
+        {
+            "name": "Autumn group",
+            "timezone": "Europe/Berlin",
+            "modality": "virtual",
+            "video_url": "https://video.example.org/x",
+        },
         page="/cohorts/new",
     )
     assert good.status_code == 302
@@ -340,12 +366,18 @@ async def test_pages_add_a_participant_and_redirect_back(
     await sign_in(client, world.facilitator_a.email)
     page = f"/cohorts/{world.cohort_a}"
     response = await post_form(
-        client, f"{page}/participants", {"name": "Page Person", "email": "page@example.edu"}, page=page
+        client,
+        f"{page}/participants",
+        {"name": "Page Person", "email": "page@example.edu"},
+        page=page,
     )
     assert response.status_code == 302
     assert "Page Person" in (await client.get(page)).text
     duplicate = await post_form(
-        client, f"{page}/participants", {"name": "Page Person", "email": "PAGE@example.edu"}, page=page
+        client,
+        f"{page}/participants",
+        {"name": "Page Person", "email": "PAGE@example.edu"},
+        page=page,
     )
     assert duplicate.status_code == 409
     assert "already enrolled" in duplicate.text
@@ -381,5 +413,7 @@ async def test_cohort_pages_answer_in_a_bounded_number_of_queries(
     await sign_in(client, world.staff.email)
     small = await cost()
     for n in range(11):
-        await client.post(url, headers=world.staff.auth, json={"email": f"p{n}@example.edu", "name": f"P {n}"})
+        await client.post(
+            url, headers=world.staff.auth, json={"email": f"p{n}@example.edu", "name": f"P {n}"}
+        )
     assert await cost() == small
