@@ -29,9 +29,9 @@ from settings import Settings, get_settings
 from web import (
     EXCEPTION_HANDLERS,
     STATIC_DIR,
+    add_security_headers,
     health,
     make_environment,
-    add_security_headers,
 )
 
 NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema"]

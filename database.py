@@ -14,7 +14,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from piccolo.engine.postgres import PostgresEngine
@@ -187,7 +187,7 @@ class PersistentSQLiteEngine(_CountingMixin, SQLiteEngine):
             )
             try:
                 async with connection.execute(sql, args) as cursor:
-                    return list(await cursor.fetchall())
+                    return cast(list[dict[str, Any]], list(await cursor.fetchall()))
             finally:
                 self._idle_readers.append(connection)
 
@@ -200,14 +200,14 @@ class PersistentSQLiteEngine(_CountingMixin, SQLiteEngine):
         async with self._writer_lock():
             connection = await self._writer_connection()
             async with connection.execute(sql, args) as cursor:
-                return list(await cursor.fetchall())
+                return cast(list[dict[str, Any]], list(await cursor.fetchall()))
 
     async def _run(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
         self._record(sql)
         transaction = self.current_transaction.get()
         if transaction is not None:
             async with transaction.connection.execute(sql, args) as cursor:
-                return list(await cursor.fetchall())
+                return cast(list[dict[str, Any]], list(await cursor.fetchall()))
         if sql.lstrip().upper().startswith(_READ_PREFIXES):
             return await self._run_read(sql, args)
         return await self._run_write(sql, args)

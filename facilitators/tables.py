@@ -8,6 +8,7 @@ from piccolo.columns import (
     Date,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -42,6 +43,8 @@ class Person(Table):
     """A facilitator, participant or member of office staff. Email is unique case-insensitively
     (a hand-written index on lower(email))."""
 
+    id: Serial
+
     name = Varchar(length=200)
     email = Varchar(length=320)
     department = Varchar(length=200, default="")
@@ -54,6 +57,8 @@ class Person(Table):
 class Account(Table):
     """How a person signs in. An empty password hash means: email sign-in only."""
 
+    id: Serial
+
     person = ForeignKey(references=Person, null=False, unique=True, on_delete=OnDelete.cascade)
     password_hash = Text(default="")
     # Bumped by a password reset or "sign out everywhere": older cookies stop working.
@@ -65,6 +70,8 @@ class Account(Table):
 class RoleGrant(Table):
     """One role held by one person; unique per (person, role) by a hand-written index."""
 
+    id: Serial
+
     person = ForeignKey(references=Person, null=False, on_delete=OnDelete.cascade)
     role = Varchar(length=20, choices=Role)
     granted_at = Timestamptz(default=TimestamptzNow())
@@ -72,6 +79,8 @@ class RoleGrant(Table):
 
 class ApiToken(Table):
     """A personal API token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    id: Serial
 
     person = ForeignKey(references=Person, null=False, on_delete=OnDelete.cascade)
     name = Varchar(length=100)
@@ -85,6 +94,8 @@ class ApiToken(Table):
 class FacilitatorCredential(Table):
     """A facilitator's recognition: Level 1 trained, Level 2 certified."""
 
+    id: Serial
+
     person = ForeignKey(references=Person, null=False, on_delete=OnDelete.cascade)
     level = Varchar(length=20, choices=CredentialLevel)
     issuer = Varchar(length=200, default="")
@@ -93,6 +104,8 @@ class FacilitatorCredential(Table):
 
 class AuditEntry(Table):
     """Who did what to which object, and when. Written only by `audit.record`."""
+
+    id: Serial
 
     at = Timestamptz(default=TimestamptzNow())
     actor = ForeignKey(references=Person, null=True, on_delete=OnDelete.set_null)

@@ -206,7 +206,10 @@ class CohortController(Controller):
         responses=problem_responses(400, 401, 403, 404, 422),
     )
     async def update_cohort(
-        self, cohort_id: FromPath[int], data: JSONBody[CohortPatch], user: NamedDependency[CurrentUser]
+        self,
+        cohort_id: FromPath[int],
+        data: JSONBody[CohortPatch],
+        user: NamedDependency[CurrentUser],
     ) -> CohortDetailOut:
         await services.update_cohort(
             cohort_id,
@@ -247,7 +250,10 @@ class CohortController(Controller):
         responses=problem_responses(400, 401, 403, 404, 409, 422),
     )
     async def add_participant(
-        self, cohort_id: FromPath[int], data: JSONBody[ParticipantIn], user: NamedDependency[CurrentUser]
+        self,
+        cohort_id: FromPath[int],
+        data: JSONBody[ParticipantIn],
+        user: NamedDependency[CurrentUser],
     ) -> Response[EnrollmentOut]:
         result = await services.add_participant(
             cohort_id,

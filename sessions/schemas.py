@@ -67,7 +67,11 @@ class ScheduleIn(Struct, forbid_unknown_fields=True):
     first_date: dt.date
     start_time: Annotated[
         str,
-        Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["15:00"], description="HH:MM, local"),
+        Meta(
+            pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            examples=["15:00"],
+            description="HH:MM, local",
+        ),
     ]
     interval_weeks: Annotated[int, Meta(ge=1, le=8)] = 1
 

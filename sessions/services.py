@@ -661,7 +661,7 @@ async def update_cohort(cohort_id: int, changes: CohortChanges, *, actor: Curren
                 "facilitator_ids", "you cannot remove yourself; ask office staff to hand over"
             )
         facilitators = await _check_facilitators(ids, lead, actor)
-    changed = {
+    changed: dict[str, object] = {
         key: value
         for key, value in (
             ("name", merged.name),

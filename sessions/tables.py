@@ -7,6 +7,7 @@ from piccolo.columns import (
     Boolean,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -47,6 +48,8 @@ class EnrollmentStatus(StrEnum):
 class Competency(Table):
     """A curriculum theme with a stable code; aliases keep older names findable."""
 
+    id: Serial
+
     code = Varchar(length=40, unique=True)
     name = Varchar(length=200)
     aliases = Array(base_column=Varchar(length=200))
@@ -57,17 +60,23 @@ class Competency(Table):
 class CurriculumTemplate(Table):
     """An ordered list of session templates. Built-in ones are read-only; copies are editable."""
 
+    id: Serial
+
     slug = Varchar(length=80, unique=True)
     name = Varchar(length=200)
     description = Text(default="")
     builtin = Boolean(default=False)
-    copied_from = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
+    copied_from: ForeignKey["CurriculumTemplate"] = ForeignKey(
+        references="self", null=True, on_delete=OnDelete.set_null
+    )
     owner = ForeignKey(references=Person, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
 class SessionTemplate(Table):
     """One meeting of a curriculum. `alternate_for` names the position it may be swapped in for."""
+
+    id: Serial
 
     curriculum = ForeignKey(references=CurriculumTemplate, null=False, on_delete=OnDelete.cascade)
     position = Integer()
@@ -81,6 +90,8 @@ class SessionTemplate(Table):
 
 class Cohort(Table):
     """One learning community for one term."""
+
+    id: Serial
 
     name = Varchar(length=200)
     term = Varchar(length=60, default="")
@@ -98,6 +109,8 @@ class Cohort(Table):
 class CohortFacilitator(Table):
     """A facilitator of a cohort; exactly one per cohort is the lead."""
 
+    id: Serial
+
     cohort = ForeignKey(references=Cohort, null=False, on_delete=OnDelete.cascade)
     person = ForeignKey(references=Person, null=False, on_delete=OnDelete.restrict)
     lead = Boolean(default=False)
@@ -105,6 +118,8 @@ class CohortFacilitator(Table):
 
 class Session(Table):
     """One meeting of a cohort. Times are UTC; the calendar UID is fixed at creation."""
+
+    id: Serial
 
     cohort = ForeignKey(references=Cohort, null=False, on_delete=OnDelete.cascade)
     position = Integer()
@@ -123,6 +138,8 @@ class Session(Table):
 
 class Enrollment(Table):
     """A person's place in a cohort; withdrawing keeps the row (and the history)."""
+
+    id: Serial
 
     cohort = ForeignKey(references=Cohort, null=False, on_delete=OnDelete.cascade)
     person = ForeignKey(references=Person, null=False, on_delete=OnDelete.restrict)

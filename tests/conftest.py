@@ -86,7 +86,8 @@ async def database() -> AsyncIterator[Any]:
             skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error}")
     await cli.migrate()
     yield engine
-    await engine.close_connection_pool()
+    if engine.engine_type == "sqlite" or getattr(engine, "pool", None) is not None:
+        await engine.close_connection_pool()
 
 
 @pytest.fixture(autouse=True)

@@ -143,7 +143,7 @@ def test_migrations_run_forward_on_an_empty_postgresql_database(tmp_path: Path) 
 
     try:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError) as error:
+    except (TimeoutError, OSError) as error:
         skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
     try:
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
