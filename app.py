@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from piccolo.engine import engine_finder
 
+from database import pool_is_running
 from facilitators.auth import AuthenticationMiddleware, session_config
 from facilitators.controllers import MeController
 from facilitators.guards import provide_user, provide_viewer
@@ -41,11 +42,15 @@ NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema"]
 async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
     engine = engine_finder()
     assert engine is not None, "piccolo_conf.py defines no engine"
-    await engine.start_connection_pool()
+    # Start (and later close) the pool only if nobody else did: a test or a worker may own it.
+    started = not pool_is_running(engine)
+    if started:
+        await engine.start_connection_pool()
     try:
         yield
     finally:
-        await engine.close_connection_pool()
+        if started:
+            await engine.close_connection_pool()
 
 
 def _template_config() -> TemplateConfig[JinjaTemplateEngine]:

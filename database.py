@@ -277,6 +277,13 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
+def pool_is_running(engine: Any) -> bool:
+    """Whether an engine's connections (SQLite writer, PostgreSQL pool) are open."""
+    if isinstance(engine, PersistentSQLiteEngine):
+        return engine._writer is not None
+    return getattr(engine, "pool", None) is not None
+
+
 def is_unique_violation(error: BaseException) -> bool:
     """True when a write failed on a UNIQUE constraint, on either engine."""
     if isinstance(error, sqlite3.IntegrityError):

@@ -75,6 +75,7 @@ async def _reset_postgres() -> None:
 async def database() -> AsyncIterator[Any]:
     """A freshly migrated database for the whole run."""
     import cli
+    from database import pool_is_running
 
     engine = engine_finder()
     assert engine is not None
@@ -86,7 +87,7 @@ async def database() -> AsyncIterator[Any]:
             skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error}")
     await cli.migrate()
     yield engine
-    if engine.engine_type == "sqlite" or getattr(engine, "pool", None) is not None:
+    if pool_is_running(engine):
         await engine.close_connection_pool()
 
 
