@@ -24,8 +24,8 @@ from facilitators.auth import AuthenticationMiddleware, session_config
 from facilitators.controllers import MeController
 from facilitators.guards import provide_user, provide_viewer
 from facilitators.pages import AccountPages, AdminPages, SignInPages
-from sessions.controllers import CohortController, CurriculumController
-from sessions.pages import CohortPages, DashboardPages
+from sessions.controllers import CohortController, CurriculumController, SessionController
+from sessions.pages import PAGES as SESSION_PAGES
 from settings import Settings, get_settings
 from web import (
     EXCEPTION_HANDLERS,
@@ -74,11 +74,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MeController,
             CurriculumController,
             CohortController,
+            SessionController,
             SignInPages,
             AccountPages,
             AdminPages,
-            DashboardPages,
-            CohortPages,
+            *SESSION_PAGES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], include_in_schema=False
             ),
@@ -115,7 +115,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
             ),
-            security=[{"bearer": []}],
         ),
         debug=settings.debug,
     )

@@ -17,7 +17,7 @@ async def migrate() -> list[str]:
     """Run every pending migration, then add the shipped curricula. Returns the migrations run."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    from sessions.curricula import load_builtin_curricula
+    from sessions.builtin_curricula import load_builtin_curricula
 
     output = io.StringIO()
     with contextlib.redirect_stdout(output):

@@ -63,48 +63,55 @@ class _CountingMixin:
 
 
 class _WriterTransaction(SQLiteTransaction):
-    """A transaction on the engine's single writer connection, always BEGIN IMMEDIATE."""
+    """A transaction on the engine's single writer connection, always BEGIN IMMEDIATE.
+
+    The writer lock is held from BEGIN to COMMIT/ROLLBACK. A statement handed to aiosqlite runs
+    to the end in its thread even when the awaiting task is cancelled, so the lock is released
+    only once the connection is known to be outside any transaction again.
+    """
 
     engine: PersistentSQLiteEngine
-
-    async def get_connection(self) -> aiosqlite.Connection:
-        await self.engine._writer_lock().acquire()
-        try:
-            return await self.engine._writer_connection()
-        except BaseException:
-            self.engine._writer_lock().release()
-            raise
 
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is not None:
             return self._parent
-        self.connection = await self.get_connection()
+        self.connection = await self.engine._acquire_writer()
         try:
-            await self.begin()
+            # IMMEDIATE takes SQLite's write lock up front: a DEFERRED read-then-write
+            # transaction fails with "database is locked" when another process writes between.
+            await _run_to_completion(self.connection.execute("BEGIN IMMEDIATE"))
         except BaseException:
-            self.engine._writer_lock().release()
+            await self.engine._release_writer()
             raise
         self.context = self.engine.current_transaction.set(self)
         return self
-
-    async def begin(self) -> None:
-        # IMMEDIATE takes the write lock up front: a DEFERRED read-then-write transaction
-        # fails with "database is locked" when another process writes in between.
-        await self.connection.execute("BEGIN IMMEDIATE")
 
     async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
         if self._parent:
             return exception is None
         try:
-            if exception:
-                if not self._rolled_back:
-                    await self.rollback()
-            elif not self._committed and not self._rolled_back:
-                await self.commit()
-        finally:
             self.engine.current_transaction.reset(self.context)
-            self.engine._writer_lock().release()
+        finally:
+            try:
+                if exception is None and not self._committed and not self._rolled_back:
+                    await _run_to_completion(self.connection.execute("COMMIT"))
+                    self._committed = True
+            finally:
+                # Rolls back whatever is still open (an exception, a failed COMMIT).
+                await self.engine._release_writer()
         return exception is None
+
+
+async def _run_to_completion(statement: Any) -> Any:
+    """Await a statement; if the awaiting task is cancelled, still wait for the statement to
+    finish before the cancellation goes on, so that its effect is known."""
+    task = asyncio.ensure_future(statement)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
 
 
 class PersistentSQLiteEngine(_CountingMixin, SQLiteEngine):
@@ -157,13 +164,36 @@ class PersistentSQLiteEngine(_CountingMixin, SQLiteEngine):
             self._writer = await self._open(read_only=False)
         return self._writer
 
+    async def _acquire_writer(self) -> aiosqlite.Connection:
+        """Take the writer lock and the writer connection, outside any transaction."""
+        lock = self._writer_lock()
+        await lock.acquire()
+        try:
+            connection = await self._writer_connection()
+            if connection.in_transaction:  # left behind by a crash in a previous holder
+                await _run_to_completion(connection.execute("ROLLBACK"))
+            return connection
+        except BaseException:
+            lock.release()
+            raise
+
+    async def _release_writer(self) -> None:
+        """Roll back anything still open on the writer, then let the next writer in."""
+        try:
+            writer = self._writer
+            if writer is not None and writer.in_transaction:
+                with contextlib.suppress(Exception):
+                    await _run_to_completion(writer.execute("ROLLBACK"))
+        finally:
+            self._writer_lock().release()
+
     async def get_connection(self) -> aiosqlite.Connection:
         """A fresh connection (Piccolo's batch() uses it); the caller closes it."""
         return await self._open(read_only=False)
 
     async def start_connection_pool(self, **kwargs: Any) -> None:
-        async with self._writer_lock():
-            await self._writer_connection()
+        await self._acquire_writer()
+        await self._release_writer()
 
     async def close_connection_pool(self) -> None:
         connections = [*self._all_readers]
@@ -186,8 +216,7 @@ class PersistentSQLiteEngine(_CountingMixin, SQLiteEngine):
                 self._idle_readers.pop() if self._idle_readers else await self._open_reader()
             )
             try:
-                async with connection.execute(sql, args) as cursor:
-                    return cast(list[dict[str, Any]], list(await cursor.fetchall()))
+                return await self._fetch(connection, sql, args)
             finally:
                 self._idle_readers.append(connection)
 
@@ -197,17 +226,24 @@ class PersistentSQLiteEngine(_CountingMixin, SQLiteEngine):
         return connection
 
     async def _run_write(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
-        async with self._writer_lock():
-            connection = await self._writer_connection()
-            async with connection.execute(sql, args) as cursor:
-                return cast(list[dict[str, Any]], list(await cursor.fetchall()))
+        connection = await self._acquire_writer()
+        try:
+            return await _run_to_completion(self._fetch(connection, sql, args))
+        finally:
+            await self._release_writer()
+
+    @staticmethod
+    async def _fetch(
+        connection: aiosqlite.Connection, sql: str, args: list[Any]
+    ) -> list[dict[str, Any]]:
+        async with connection.execute(sql, args) as cursor:
+            return cast(list[dict[str, Any]], list(await cursor.fetchall()))
 
     async def _run(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
         self._record(sql)
         transaction = self.current_transaction.get()
         if transaction is not None:
-            async with transaction.connection.execute(sql, args) as cursor:
-                return cast(list[dict[str, Any]], list(await cursor.fetchall()))
+            return await self._fetch(transaction.connection, sql, args)
         if sql.lstrip().upper().startswith(_READ_PREFIXES):
             return await self._run_read(sql, args)
         return await self._run_write(sql, args)
@@ -275,6 +311,12 @@ def make_engine(settings: Settings) -> Engine:
         readers=settings.sqlite_readers,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
+
+
+def lock_for_update(query: Any) -> Any:
+    """SELECT ... FOR UPDATE on PostgreSQL. SQLite needs none: its writes and transactions are
+    already serialized (one writer, BEGIN IMMEDIATE) and it has no row locks."""
+    return query.lock_rows("UPDATE") if query.engine_type == "postgres" else query
 
 
 def pool_is_running(engine: Any) -> bool:

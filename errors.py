@@ -5,7 +5,11 @@ They carry no HTTP machinery: the API answers them as problem details, pages sho
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,22 @@ class InvalidInput(DomainError):
     @classmethod
     def single(cls, field: str, message: str) -> InvalidInput:
         return cls([FieldError(field, message)])
+
+
+class Checks:
+    """Collects every field error of a form or body, so the user sees them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def check(self, check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one check; on failure remember its errors and return the input unchanged."""
+        try:
+            return check(*args, **kwargs)
+        except InvalidInput as error:
+            self.errors.extend(error.errors)
+            return args[0] if args else None  # type: ignore[return-value]
+
+    def done(self) -> None:
+        if self.errors:
+            raise InvalidInput(self.errors)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from litestar import MediaType, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
@@ -105,6 +106,16 @@ def time_range(start: dt.datetime, end: dt.datetime, zone: str) -> str:
     )
 
 
+@pass_context
+def _take_notices(context: Any) -> list[str]:
+    """The notices flashed for this browser; showing them uses them up."""
+    request = context.get("request")
+    session = None if request is None else request.scope.get("session")
+    if not isinstance(session, dict):
+        return []
+    return list(session.pop("notices", []))
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -116,6 +127,8 @@ def make_environment() -> Environment:
     )
     env.filters["local_time"] = local_time
     env.filters["time_range"] = time_range
+    env.globals["FIELD_LABELS"] = FIELD_LABELS
+    env.globals["notices"] = _take_notices
     env.globals["ROLE_LABELS"] = {
         "admin": "Administrator",
         "staff": "Office staff",
@@ -148,11 +161,50 @@ async def form_lists(request: Request[Any, Any, Any], name: str) -> list[str]:
     return [str(value) for value in form.getall(name)] if name in form else []
 
 
+def form_field(field: str) -> str:
+    """Where a service's field error belongs in a form: "schedule.start_time" -> "start_time",
+    "sessions[2].title" -> "title"."""
+    return re.sub(r"\[\d+\]$", "", field.split(".")[-1]) or field
+
+
 def field_errors(error: DomainError) -> dict[str, str]:
-    """A domain error as {field: message}, for showing next to form fields."""
+    """A domain error as {form field: message}, for showing next to the fields (and all
+    together at the top of the form)."""
     if isinstance(error, InvalidInput):
-        return {e.field: e.message for e in error.errors}
+        errors: dict[str, str] = {}
+        for item in error.errors:
+            errors.setdefault(form_field(item.field), item.message)
+        return errors
     return {"_form": error.detail}
+
+
+def flash(request: Request[Any, Any, Any], message: str) -> None:
+    """A notice for the next page this browser shows ("Saved.", "Token created ...")."""
+    session = dict(request.session) if isinstance(request.session, dict) else {}
+    session["notices"] = [*session.get("notices", []), message][-3:]
+    request.set_session(session)
+
+
+# Form fields as people read them, for the error summary at the top of a form.
+FIELD_LABELS = {
+    "facilitator_ids": "Facilitators",
+    "lead_facilitator_id": "Lead facilitator",
+    "curriculum_id": "Curriculum template",
+    "first_date": "First session date",
+    "start_time": "Start time",
+    "interval_weeks": "Weeks between sessions",
+    "skip_dates": "Skip dates",
+    "slots": "Explicit dates",
+    "video_url": "Video link",
+    "career_stage": "Career stage",
+    "current_password": "Current password",
+    "new_password": "New password",
+    "confirm_password": "New password again",
+    "completion_percent": "Share of sessions to attend",
+    "assignment_prompt": "Assignment prompt",
+    "file": "Roster file",
+    "_form": "",
+}
 
 
 # -- exception handlers ---------------------------------------------------------------------
@@ -179,12 +231,54 @@ def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> 
     return _error_page(request, error.status_code, error.title, error.detail)
 
 
+_PLAIN_MESSAGES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"Expected `str` of length >= 1"), lambda m: "is required"),
+    (
+        re.compile(r"Expected `str` of length >= (\d+)"),
+        lambda m: f"needs at least {m[1]} characters",
+    ),
+    (
+        re.compile(r"Expected `str` of length <= (\d+)"),
+        lambda m: f"is longer than {m[1]} characters",
+    ),
+    (
+        re.compile(r"Expected `array` of length >= (\d+)"),
+        lambda m: f"needs at least {m[1]} item(s)",
+    ),
+    (re.compile(r"Expected `array` of length <= (\d+)"), lambda m: f"has more than {m[1]} items"),
+    (re.compile(r"Expected `int` >= (-?\d+)"), lambda m: f"must be at least {m[1]}"),
+    (re.compile(r"Expected `int` <= (-?\d+)"), lambda m: f"must be at most {m[1]}"),
+    (
+        re.compile(r"Expected `str` matching regex"),
+        lambda m: "is not in the expected form (times are HH:MM)",
+    ),
+    (re.compile(r"Invalid enum value (.+)"), lambda m: f"{m[1]} is not one of the allowed values"),
+    (re.compile(r"Invalid RFC3339 encoded date"), lambda m: "is not a date (YYYY-MM-DD)"),
+    (re.compile(r"Expected `(\w+)`, got `(\w+)`"), lambda m: f"must be a {m[1]}, not a {m[2]}"),
+)
+_FIELD_IN_MESSAGE = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
+
+
 def _validation_errors(error: ValidationException) -> list[FieldProblem]:
+    """Litestar's (msgspec's) validation errors, reworded for people and named by field."""
     problems = []
     for item in error.extra or []:
-        if isinstance(item, dict):
-            field = str(item.get("key") or item.get("source") or "body")
-            problems.append(FieldProblem(field, str(item.get("message", "is invalid"))))
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "is invalid"))
+        field = str(item.get("key") or item.get("source") or "body")
+        named = _FIELD_IN_MESSAGE.search(message)
+        if named:
+            prefix = message[named.end() :].partition("- at `$.")[2].rstrip("`")
+            field = f"{prefix}.{named[1]}" if prefix else named[1]
+            message = "is required" if "missing" in message else "is not a field this accepts"
+        else:
+            for pattern, plain in _PLAIN_MESSAGES:
+                found = pattern.search(message)
+                if found:
+                    message = plain(found)
+                    break
+        problems.append(FieldProblem(field, message))
     return problems
 
 
@@ -208,6 +302,9 @@ def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException)
         detail = "Something went wrong on our side. It has been logged."
     if is_api_request(request.url.path):
         errors = _validation_errors(error) if isinstance(error, ValidationException) else []
+        if errors and all(e.field not in {"body", "data"} for e in errors):
+            # A well-formed body with unacceptable values: the same 422 the services give.
+            status, title = 422, "Invalid input"
         if errors:
             detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
         response = problem(status, title, detail, errors)

@@ -15,6 +15,7 @@ class MeController(Controller):
     path = "/api/me"
     tags = ["people"]
     guards = [signed_in]
+    security = [{"bearer": []}]
 
     @get("/", summary="Who the API token belongs to", responses=problem_responses(401))
     async def me(self, user: NamedDependency[CurrentUser]) -> MeOut:

@@ -10,13 +10,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from errors import DomainError, InvalidInput
+from errors import DomainError, Forbidden, InvalidInput
 from facilitators import audit, services
 from facilitators.auth import end_session, start_session
 from facilitators.guards import admin_only, signed_in
 from facilitators.services import CurrentUser, PersonInput
 from facilitators.tables import CareerStage, Role
-from web import field_errors, form_data, form_lists, page
+from web import field_errors, flash, form_data, form_lists, page
 
 
 def safe_next(target: str | None) -> str:
@@ -44,7 +44,14 @@ class SignInPages(Controller):
         form = await form_data(request)
         email = form.get("email", "").strip()
         target = safe_next(form.get("next"))
-        result = await services.authenticate_password(email, form.get("password", ""))
+        try:
+            result = await services.authenticate_password(email, form.get("password", ""))
+        except Forbidden as deactivated:
+            return page(
+                "facilitators/sign_in.html",
+                {"next": target, "email": email, "error": deactivated.detail.capitalize() + "."},
+                status_code=403,
+            )
         if result is None:
             return page(
                 "facilitators/sign_in.html",
@@ -91,13 +98,17 @@ class AccountPages(Controller):
         )
 
     @get("/")
-    async def account(self, user: NamedDependency[CurrentUser]) -> Template:
-        return await self._render(user)
+    async def account(
+        self, request: Request[Any, Any, Any], user: NamedDependency[CurrentUser]
+    ) -> Template:
+        session = request.scope.get("session")
+        new_token = session.pop("new_token", "") if isinstance(session, dict) else ""
+        return await self._render(user, new_token=new_token)
 
     @post("/tokens")
     async def create_token(
         self, request: Request[Any, Any, Any], user: NamedDependency[CurrentUser]
-    ) -> Template:
+    ) -> Template | Redirect:
         form = await form_data(request)
         try:
             token = await services.create_token(
@@ -107,13 +118,21 @@ class AccountPages(Controller):
             return await self._render(
                 user, errors=field_errors(error), status_code=error.status_code
             )
-        return await self._render(user, new_token=token)
+        # Shown once on the next page; a redirect, so that reloading does not make another.
+        session = dict(request.session)
+        session["new_token"] = token
+        request.set_session(session)
+        return Redirect(path="/account")
 
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(
-        self, token_id: FromPath[int], user: NamedDependency[CurrentUser]
+        self,
+        token_id: FromPath[int],
+        request: Request[Any, Any, Any],
+        user: NamedDependency[CurrentUser],
     ) -> Redirect:
         await services.revoke_token(token_id, owner_id=user.person_id, actor_id=user.person_id)
+        flash(request, "Token revoked: it no longer works.")
         return Redirect(path="/account")
 
     @post("/password")
@@ -137,6 +156,7 @@ class AccountPages(Controller):
             )
         # The change signed out every browser; this one stays signed in.
         start_session(request, services.SignIn(user=user, session_generation=generation))
+        flash(request, "Password changed. Other browsers have been signed out.")
         return Redirect(path="/account")
 
 
@@ -192,13 +212,18 @@ class AdminPages(Controller):
                     "people": await services.list_people(),
                     "q": "",
                     "role": "",
-                    "form": {**form, "roles": sorted(roles)},
+                    # The typed password is never sent back into the page.
+                    "form": {
+                        **{k: v for k, v in form.items() if k != "password"},
+                        "roles": sorted(roles),
+                    },
                     "errors": field_errors(error),
                     "roles": [r.value for r in Role],
                     "career_stages": [s.value for s in CareerStage],
                 },
                 status_code=error.status_code,
             )
+        flash(request, "Person added.")
         return Redirect(path=f"/admin/people/{person_id}")
 
     async def _person_page(
@@ -240,6 +265,7 @@ class AdminPages(Controller):
             return await self._person_page(
                 person_id, errors=field_errors(error), status_code=error.status_code
             )
+        flash(request, "Details saved.")
         return Redirect(path=f"/admin/people/{person_id}")
 
     @post("/people/{person_id:int}/roles")
@@ -257,6 +283,7 @@ class AdminPages(Controller):
             return await self._person_page(
                 person_id, errors=field_errors(error), status_code=error.status_code
             )
+        flash(request, "Roles saved.")
         return Redirect(path=f"/admin/people/{person_id}")
 
     @post("/people/{person_id:int}/active")
@@ -273,6 +300,12 @@ class AdminPages(Controller):
             return await self._person_page(
                 person_id, errors=field_errors(error), status_code=error.status_code
             )
+        flash(
+            request,
+            "Reactivated."
+            if form.get("active") == "1"
+            else "Deactivated: signed out everywhere, API tokens revoked.",
+        )
         return Redirect(path=f"/admin/people/{person_id}")
 
     @post("/people/{person_id:int}/password")
@@ -297,9 +330,14 @@ class AdminPages(Controller):
 
     @post("/people/{person_id:int}/tokens/{token_id:int}/revoke")
     async def revoke_token(
-        self, person_id: FromPath[int], token_id: FromPath[int], user: NamedDependency[CurrentUser]
+        self,
+        person_id: FromPath[int],
+        token_id: FromPath[int],
+        request: Request[Any, Any, Any],
+        user: NamedDependency[CurrentUser],
     ) -> Redirect:
         await services.revoke_token(token_id, owner_id=person_id, actor_id=user.person_id)
+        flash(request, "Token revoked.")
         return Redirect(path=f"/admin/people/{person_id}")
 
     @get("/audit")

@@ -10,11 +10,12 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from piccolo.query import WhereRaw
 
 from database import is_unique_violation
-from errors import Conflict, InvalidInput, NotFound
+from errors import Conflict, Forbidden, InvalidInput, NotFound
 from facilitators import audit
 from facilitators.tables import Account, ApiToken, CareerStage, Person, Role, RoleGrant
 from facilitators.validation import (
@@ -50,6 +51,7 @@ class CurrentUser:
     email: str
     roles: frozenset[str] = field(default_factory=frozenset)
     via_token: bool = False
+    timezone: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -121,8 +123,15 @@ async def verify_password(password: str, stored: str) -> bool:
     return await asyncio.to_thread(_verify_password_sync, password, stored)
 
 
-# A hash to verify against when the account does not exist, so timing does not tell.
-_DUMMY_HASH = _hash_password_sync("not a real password", 1000)
+@lru_cache(maxsize=4)
+def _dummy_hash(iterations: int) -> str:
+    """A hash to check against when there is no account (or no password), as costly as a real
+    one, so the time an answer takes does not tell whether an address has an account."""
+    return _hash_password_sync("not a real password", iterations)
+
+
+async def _waste_a_verification(password: str) -> None:
+    await verify_password(password, await asyncio.to_thread(_dummy_hash, _iterations()))
 
 
 def check_new_password(password: str, field_name: str = "password") -> str:
@@ -152,12 +161,13 @@ def clean_person_input(data: PersonInput) -> PersonInput:
     )
 
 
-def _email_matches(email: str) -> WhereRaw:
-    return WhereRaw("lower(email) = {}", email.strip().lower())
+def email_key(email: str) -> str:
+    """What makes two addresses the same person: case (in any script) and spaces do not count."""
+    return email.strip().casefold()
 
 
 async def find_person_id_by_email(email: str) -> int | None:
-    row = await Person.select(Person.id).where(_email_matches(email)).first()
+    row = await Person.select(Person.id).where(Person.email_key == email_key(email)).first()
     return None if row is None else int(row["id"])
 
 
@@ -181,6 +191,7 @@ async def create_person(
             person = Person(
                 name=data.name,
                 email=data.email,
+                email_key=email_key(data.email),
                 department=data.department,
                 career_stage=data.career_stage,
                 timezone=data.timezone,
@@ -217,6 +228,7 @@ async def update_person(person_id: int, data: PersonInput, *, actor_id: int | No
                     {
                         Person.name: data.name,
                         Person.email: data.email,
+                        Person.email_key: email_key(data.email),
                         Person.department: data.department,
                         Person.career_stage: data.career_stage,
                         Person.timezone: data.timezone,
@@ -267,6 +279,9 @@ async def set_active(person_id: int, active: bool, *, actor_id: int | None) -> N
             await ApiToken.update({ApiToken.revoked_at: _now()}).where(
                 (ApiToken.person == person_id) & ApiToken.revoked_at.is_null()
             )
+            await Account.update(
+                {Account.session_generation: Account.session_generation + 1}
+            ).where(Account.person == person_id)
         await audit.record(
             actor_id, "person.activate" if active else "person.deactivate", "person", person_id
         )
@@ -294,7 +309,7 @@ async def set_password(person_id: int, password: str, *, actor_id: int | None) -
 async def password_matches(person_id: int, password: str) -> bool:
     row = await Account.select(Account.password_hash).where(Account.person == person_id).first()
     if row is None or not row["password_hash"]:
-        await verify_password(password, _DUMMY_HASH)
+        await _waste_a_verification(password)
         return False
     return await verify_password(password, row["password_hash"])
 
@@ -365,7 +380,10 @@ async def get_person(person_id: int) -> PersonSummary:
 
 
 async def people_with_role(role: str) -> list[PersonSummary]:
-    return [p for p in await list_people(role=role) if p.active]
+    """Active people holding a role (for pickers such as a cohort's facilitators)."""
+    holders = RoleGrant.select(RoleGrant.person).where(RoleGrant.role == role)
+    rows = await Person.select(Person.id).where(Person.active.eq(True) & Person.id.is_in(holders))
+    return await list_people(ids=[row["id"] for row in rows])
 
 
 async def grant_role(person_id: int, role: str) -> None:
@@ -401,17 +419,18 @@ async def authenticate_password(email: str, password: str) -> SignIn | None:
             Account.person.name.as_alias("name"),
             Account.person.email.as_alias("email"),
             Account.person.active.as_alias("active"),
+            Account.person.timezone.as_alias("timezone"),
         )
-        .where(
-            WhereRaw(
-                "account.person IN (SELECT id FROM person WHERE lower(email) = {})",
-                email.strip().lower(),
-            )
-        )
+        .where(Account.person.email_key == email_key(email))
         .first()
     )
-    if row is None or not row["password_hash"] or not row["active"]:
-        await verify_password(password, _DUMMY_HASH)
+    if row is not None and row["password_hash"] and not row["active"]:
+        # Only someone who knows the password learns that the account is deactivated.
+        if await verify_password(password, row["password_hash"]):
+            raise Forbidden("this account is deactivated: ask your office to reactivate it")
+        return None
+    if row is None or not row["password_hash"]:
+        await _waste_a_verification(password)
         await audit.record(
             None,
             "auth.sign_in_failed",
@@ -424,13 +443,17 @@ async def authenticate_password(email: str, password: str) -> SignIn | None:
             row["person"], "auth.sign_in_failed", "person", row["person"], summary="Wrong password"
         )
         return None
-    await Account.update({Account.last_sign_in_at: _now()}).where(Account.person == row["person"])
-    await audit.record(row["person"], "auth.sign_in", "person", row["person"])
+    async with Account._meta.db.transaction():
+        await Account.update({Account.last_sign_in_at: _now()}).where(
+            Account.person == row["person"]
+        )
+        await audit.record(row["person"], "auth.sign_in", "person", row["person"])
     user = CurrentUser(
         person_id=row["person"],
         name=row["name"],
         email=row["email"],
         roles=await _roles_of(row["person"]),
+        timezone=row["timezone"],
     )
     return SignIn(user=user, session_generation=row["session_generation"])
 
@@ -443,6 +466,7 @@ async def user_for_session(person_id: int, generation: int) -> CurrentUser | Non
             Account.person.name.as_alias("name"),
             Account.person.email.as_alias("email"),
             Account.person.active.as_alias("active"),
+            Account.person.timezone.as_alias("timezone"),
         )
         .where(Account.person == person_id)
         .first()
@@ -450,7 +474,11 @@ async def user_for_session(person_id: int, generation: int) -> CurrentUser | Non
     if row is None or not row["active"] or row["session_generation"] != generation:
         return None
     return CurrentUser(
-        person_id=person_id, name=row["name"], email=row["email"], roles=await _roles_of(person_id)
+        person_id=person_id,
+        name=row["name"],
+        email=row["email"],
+        roles=await _roles_of(person_id),
+        timezone=row["timezone"],
     )
 
 
@@ -476,7 +504,11 @@ async def create_token(person_id: int, name: str, *, actor_id: int | None) -> st
     name = required_text(name, "name", 100)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with Person._meta.db.transaction():
-        await _require_person(person_id)
+        person = await Person.select(Person.active).where(Person.id == person_id).first()
+        if person is None:
+            raise NotFound(f"no person with id {person_id}")
+        if not person["active"]:
+            raise InvalidInput.single("person", "is deactivated: a token would not work")
         saved = await ApiToken.insert(
             ApiToken(person=person_id, name=name, token_hash=_token_hash(token), prefix=token[:10])
         ).returning(ApiToken.id)

@@ -40,13 +40,15 @@ class CredentialLevel(StrEnum):
 
 
 class Person(Table):
-    """A facilitator, participant or member of office staff. Email is unique case-insensitively
-    (a hand-written index on lower(email))."""
+    """A facilitator, participant or member of office staff. Email is unique case-insensitively."""
 
     id: Serial
 
     name = Varchar(length=200)
     email = Varchar(length=320)
+    # The email casefolded in Python: unique, and what every lookup compares. (SQLite's lower()
+    # folds only ASCII, so lower(email) would let "Ødegaard@" and "ødegaard@" both in.)
+    email_key = Varchar(length=320, unique=True)
     department = Varchar(length=200, default="")
     career_stage = Varchar(length=40, default="", choices=CareerStage)
     timezone = Varchar(length=64, default="")

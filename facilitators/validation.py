@@ -13,8 +13,9 @@ _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]{2,}$")
 
 
 @lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+def _timezones() -> dict[str, str]:
+    """IANA names by their lower-case form, so "america/chicago" is understood."""
+    return {zone.lower(): zone for zone in zoneinfo.available_timezones()}
 
 
 def normalize_email(value: str, field: str = "email") -> str:
@@ -30,11 +31,12 @@ def check_timezone(value: str, field: str = "timezone", *, allow_empty: bool = F
     zone = value.strip()
     if not zone and allow_empty:
         return ""
-    if zone not in _timezones():
+    canonical = _timezones().get(zone.lower())
+    if canonical is None:
         raise InvalidInput.single(
             field, f"{zone!r} is not an IANA timezone (for example America/Chicago)"
         )
-    return zone
+    return canonical
 
 
 def required_text(value: str, field: str, max_length: int) -> str:

@@ -1,307 +1,247 @@
-"""The competencies and curriculum templates mentorcircle ships, as data, and their loader.
+"""Curriculum templates and competencies: listing them, copying a template, editing a copy.
 
-All titles and prompts are our own words; no CIMER text is shipped. `load_builtin_curricula` is
-idempotent: `mentorcircle migrate` runs it after the migrations, and it adds what is missing.
+Templates are data. The shipped ones (see builtin_curricula.py) stay as they are; a facilitator
+copies one and edits the copy's sessions: titles, competencies, lengths, prompts, order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 
+from errors import Forbidden, InvalidInput, NotFound
+from facilitators import audit
+from facilitators.services import CurrentUser
+from facilitators.validation import optional_text, required_text
+from sessions.schedule import check_minutes
 from sessions.tables import Competency, CurriculumTemplate, SessionTemplate
 
 
 @dataclass(frozen=True)
-class CompetencyData:
+class CompetencyRow:
     code: str
     name: str
+    aliases: tuple[str, ...]
     core: bool
-    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class SessionData:
+class SessionTemplateRow:
+    id: int
+    position: int
     title: str
-    minutes: int
     competencies: tuple[str, ...]
-    prompt: str
-    objectives: str = ""
-    alternate_for: int | None = None
+    minutes: int
+    objectives: str
+    assignment_prompt: str
+    alternate_for: int | None
 
 
 @dataclass(frozen=True)
-class CurriculumData:
+class CurriculumRow:
+    id: int
     slug: str
     name: str
     description: str
-    sessions: tuple[SessionData, ...] = field(default_factory=tuple)
+    builtin: bool
+    owner_id: int | None
+    copied_from_id: int | None
+    sessions: tuple[SessionTemplateRow, ...]
+
+    @property
+    def main_sessions(self) -> tuple[SessionTemplateRow, ...]:
+        return tuple(s for s in self.sessions if s.alternate_for is None)
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(s.minutes for s in self.main_sessions)
 
 
-COMPETENCIES: tuple[CompetencyData, ...] = (
-    CompetencyData(
-        "communication", "Maintaining Effective Communication", True, ("Communication",)
-    ),
-    CompetencyData("expectations", "Aligning Expectations", True, ("Expectations",)),
-    CompetencyData("understanding", "Assessing Understanding", True, ("Understanding",)),
-    CompetencyData(
-        "equity_inclusion",
-        "Reflecting on Diversity and Establishing a Practice of Inclusion",
-        True,
-        ("Addressing Equity and Inclusion", "Addressing Diversity", "Equity and Inclusion"),
-    ),
-    CompetencyData("independence", "Fostering Independence", True, ("Independence",)),
-    CompetencyData(
-        "professional_development",
-        "Promoting Professional Development",
-        True,
-        ("Professional Development",),
-    ),
-    CompetencyData(
-        "philosophy_plan",
-        "Articulating Your Mentoring Philosophy and Plan",
-        False,
-        ("Mentoring Philosophy and Plan", "Philosophy and Plan"),
-    ),
-    CompetencyData("ethics", "Cultivating Ethical Behavior", False, ("Ethics",)),
-    CompetencyData("work_life", "Enhancing Work-Life Integration", False, ("Work-Life Balance",)),
-    CompetencyData(
-        "self_efficacy",
-        "Promoting Mentee Research Self-Efficacy",
-        False,
-        ("Research Self-Efficacy", "Self-Efficacy"),
-    ),
-)
-
-_EIGHT_WEEKS = (
-    SessionData(
-        "Building our learning community",
-        60,
-        (),
-        "Before we meet, draft a one-paragraph statement of your mentoring philosophy: what you "
-        "believe a mentor owes a mentee, and what you hope a mentee takes away. Keep it; we will "
-        "come back to it in the last session.",
-        "Meet the group, agree on ground rules, and name what each of us wants from mentoring.",
-    ),
-    SessionData(
-        "Communicating across differences",
-        60,
-        ("communication",),
-        "Recall a conversation with a mentee that went badly. Write down what you said, what you "
-        "think your mentee heard, and what each of you needed from the other.",
-    ),
-    SessionData(
-        "Getting on the same page",
-        60,
-        ("expectations",),
-        "Collect what you tell mentees about expectations today (a welcome email, a lab handbook, "
-        "a habit), and read a sample mentoring compact.",
-    ),
-    SessionData(
-        "Checking what your mentee understands",
-        60,
-        ("understanding",),
-        "Draft or revise a mentoring compact with one of your mentees, and note one thing you "
-        "learned about their expectations.",
-    ),
-    SessionData(
-        "Reflecting on diversity, building inclusive practice",
-        60,
-        ("equity_inclusion",),
-        "Try one check of understanding with a mentee that goes beyond 'any questions?', and do "
-        "the self-reflection pre-work for this session.",
-    ),
-    SessionData(
-        "Growing independence and confidence",
-        60,
-        ("independence", "self_efficacy"),
-        "Name one inclusive practice you will try in your group over the next month.",
-    ),
-    SessionData(
-        "Supporting career and whole-person development",
-        60,
-        ("professional_development", "work_life"),
-        "Sketch one mentee's next step toward independence, and what you will do to support it.",
-    ),
-    SessionData(
-        "My mentoring philosophy and plan",
-        60,
-        ("philosophy_plan",),
-        "Revise the philosophy you drafted before our first meeting, and list two or three "
-        "changes you will make in your mentoring. Optionally, write up a dilemma of your own.",
-    ),
-    SessionData(
-        "Acting with integrity in research mentoring",
-        60,
-        ("ethics",),
-        "Think of a moment when a mentee faced a research-integrity question. What did you model, "
-        "and what would you do differently?",
-        alternate_for=7,
-    ),
-)
-
-CURRICULA: tuple[CurriculumData, ...] = (
-    CurriculumData(
-        "entering-mentoring-8x60",
-        "Eight weekly one-hour sessions",
-        "Our default: eight 60-minute sessions, weekly, from building the learning community to "
-        "each mentor's philosophy and plan. An ethics session can be swapped in for session 7.",
-        _EIGHT_WEEKS,
-    ),
-    CurriculumData(
-        "seven-modules-120-90",
-        "Seven modules (120 minutes, then 90)",
-        "A longer first module to build the community, then six 90-minute modules.",
-        (
-            SessionData(
-                "Building our community and communicating well",
-                120,
-                ("communication",),
-                "Draft a one-paragraph mentoring philosophy, and recall a conversation with a "
-                "mentee that went badly.",
-            ),
-            SessionData(
-                "Aligning expectations",
-                90,
-                ("expectations",),
-                "Collect what you tell mentees about expectations today; read a sample compact.",
-            ),
-            SessionData(
-                "Assessing understanding",
-                90,
-                ("understanding",),
-                "Draft or revise a compact with one mentee.",
-            ),
-            SessionData(
-                "Diversity and inclusive practice",
-                90,
-                ("equity_inclusion",),
-                "Try one check of understanding; do the self-reflection pre-work.",
-            ),
-            SessionData(
-                "Fostering independence and self-efficacy",
-                90,
-                ("independence", "self_efficacy"),
-                "Name one inclusive practice you will try.",
-            ),
-            SessionData(
-                "Professional development and work-life integration",
-                90,
-                ("professional_development", "work_life"),
-                "Sketch one mentee's next step toward independence.",
-            ),
-            SessionData(
-                "Mentoring philosophy and plan",
-                90,
-                ("philosophy_plan",),
-                "Revise your philosophy and list two or three changes you will make.",
-            ),
-        ),
-    ),
-    CurriculumData(
-        "three-by-two-hours",
-        "Three two-hour sessions",
-        "A compact format: three 120-minute sessions covering all six core competencies.",
-        (
-            SessionData(
-                "Community, communication and expectations",
-                120,
-                ("communication", "expectations"),
-                "Draft a one-paragraph mentoring philosophy and collect what you tell mentees "
-                "about expectations today.",
-            ),
-            SessionData(
-                "Understanding and inclusion",
-                120,
-                ("understanding", "equity_inclusion"),
-                "Draft or revise a compact with one mentee; do the self-reflection pre-work.",
-            ),
-            SessionData(
-                "Independence, development and your plan",
-                120,
-                ("independence", "professional_development", "philosophy_plan"),
-                "Sketch one mentee's next step toward independence, and bring your philosophy "
-                "to revise.",
-            ),
-        ),
-    ),
-    CurriculumData(
-        "one-day-workshop-8h",
-        "One- or two-day workshop (8 hours)",
-        "Four two-hour blocks on one or two days. Pre-work goes out one week ahead; each "
-        "mentor leaves with an action plan to revisit one week after.",
-        (
-            SessionData(
-                "Community and communication",
-                120,
-                ("communication",),
-                "Pre-work, one week ahead: draft a one-paragraph mentoring philosophy and recall "
-                "a conversation with a mentee that went badly.",
-            ),
-            SessionData(
-                "Expectations and understanding",
-                120,
-                ("expectations", "understanding"),
-                "Bring what you tell mentees about expectations today.",
-            ),
-            SessionData(
-                "Inclusion and independence",
-                120,
-                ("equity_inclusion", "independence"),
-                "No new assignment: bring one mentee in mind.",
-            ),
-            SessionData(
-                "Professional development and action plan",
-                120,
-                ("professional_development", "philosophy_plan"),
-                "Bring your philosophy draft. One week after the workshop, revisit the action "
-                "plan you write today.",
-            ),
-        ),
-    ),
-)
+@dataclass(frozen=True)
+class SessionTemplateInput:
+    title: str
+    minutes: int
+    competencies: tuple[str, ...] = ()
+    objectives: str = ""
+    assignment_prompt: str = ""
+    alternate_for: int | None = None
 
 
-async def load_builtin_curricula() -> int:
-    """Add the shipped competencies and curricula that are missing. Returns how many were added."""
-    added = 0
-    existing = {row["code"] for row in await Competency.select(Competency.code)}
-    for position, data in enumerate(COMPETENCIES, start=1):
-        if data.code in existing:
-            continue
-        await Competency(
-            code=data.code,
-            name=data.name,
-            aliases=list(data.aliases),
-            core=data.core,
-            position=position,
-        ).save()
-        added += 1
-    slugs = {row["slug"] for row in await CurriculumTemplate.select(CurriculumTemplate.slug)}
-    for curriculum in CURRICULA:
-        if curriculum.slug in slugs:
-            continue
-        async with CurriculumTemplate._meta.db.transaction():
-            template = CurriculumTemplate(
-                slug=curriculum.slug,
-                name=curriculum.name,
-                description=curriculum.description,
-                builtin=True,
+async def list_competencies() -> list[CompetencyRow]:
+    rows = await Competency.select().order_by(Competency.position)
+    return [CompetencyRow(r["code"], r["name"], tuple(r["aliases"] or ()), r["core"]) for r in rows]
+
+
+async def known_competency_codes() -> set[str]:
+    return {row["code"] for row in await Competency.select(Competency.code)}
+
+
+async def list_curricula(curriculum_id: int | None = None) -> list[CurriculumRow]:
+    """Curriculum templates with their sessions, in two queries."""
+    query = (
+        CurriculumTemplate.select()
+        .order_by(CurriculumTemplate.builtin, ascending=False)
+        .order_by(CurriculumTemplate.id)
+    )
+    sessions_query = SessionTemplate.select().order_by(SessionTemplate.position)
+    if curriculum_id is not None:
+        query = query.where(CurriculumTemplate.id == curriculum_id)
+        sessions_query = sessions_query.where(SessionTemplate.curriculum == curriculum_id)
+    curricula = await query
+    sessions: dict[int, list[SessionTemplateRow]] = {}
+    for row in await sessions_query:
+        sessions.setdefault(row["curriculum"], []).append(
+            SessionTemplateRow(
+                id=row["id"],
+                position=row["position"],
+                title=row["title"],
+                competencies=tuple(row["competencies"] or ()),
+                minutes=row["minutes"],
+                objectives=row["objectives"],
+                assignment_prompt=row["assignment_prompt"],
+                alternate_for=row["alternate_for"],
             )
-            await template.save()
+        )
+    return [
+        CurriculumRow(
+            id=row["id"],
+            slug=row["slug"],
+            name=row["name"],
+            description=row["description"],
+            builtin=row["builtin"],
+            owner_id=row["owner"],
+            copied_from_id=row["copied_from"],
+            sessions=tuple(sessions.get(row["id"], [])),
+        )
+        for row in curricula
+    ]
+
+
+async def get_curriculum(curriculum_id: int) -> CurriculumRow:
+    found = await list_curricula(curriculum_id)
+    if not found:
+        raise NotFound(f"no curriculum template with id {curriculum_id}")
+    return found[0]
+
+
+def can_edit(user: CurrentUser, curriculum: CurriculumRow) -> bool:
+    """Shipped templates are read-only; a copy is edited by its owner and office staff."""
+    return not curriculum.builtin and (user.is_office or curriculum.owner_id == user.person_id)
+
+
+def _slug(name: str, suffix: int) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "curriculum"
+    return f"{base}-{suffix}"
+
+
+async def copy_curriculum(curriculum_id: int, name: str, *, actor: CurrentUser) -> int:
+    """An editable copy of a template, owned by the person who copied it."""
+    if not actor.can_create_cohorts:
+        raise Forbidden("only facilitators and office staff may copy curriculum templates")
+    source = await get_curriculum(curriculum_id)
+    name = required_text(name, "name", 200)
+    async with CurriculumTemplate._meta.db.transaction():
+        saved = await CurriculumTemplate.insert(
+            CurriculumTemplate(
+                slug=_slug(name, 0),
+                name=name,
+                description=source.description,
+                builtin=False,
+                copied_from=source.id,
+                owner=actor.person_id,
+            )
+        ).returning(CurriculumTemplate.id)
+        new_id = int(saved[0]["id"])
+        # The id makes the slug unique; it was not known before the insert.
+        await CurriculumTemplate.update({CurriculumTemplate.slug: _slug(name, new_id)}).where(
+            CurriculumTemplate.id == new_id
+        )
+        if source.sessions:
             await SessionTemplate.insert(
                 *[
                     SessionTemplate(
-                        curriculum=template.id,
-                        position=position,
-                        title=session.title,
-                        competencies=list(session.competencies),
-                        minutes=session.minutes,
-                        objectives=session.objectives,
-                        assignment_prompt=session.prompt,
-                        alternate_for=session.alternate_for,
+                        curriculum=new_id,
+                        position=s.position,
+                        title=s.title,
+                        competencies=list(s.competencies),
+                        minutes=s.minutes,
+                        objectives=s.objectives,
+                        assignment_prompt=s.assignment_prompt,
+                        alternate_for=s.alternate_for,
                     )
-                    for position, session in enumerate(curriculum.sessions, start=1)
+                    for s in source.sessions
                 ]
             )
-        added += 1
-    return added
+        await audit.record(
+            actor.person_id,
+            "curriculum.copy",
+            "curriculum",
+            new_id,
+            summary=f"Copied {source.name!r} as {name!r}",
+        )
+    return new_id
+
+
+async def update_curriculum(
+    curriculum_id: int,
+    name: str,
+    description: str,
+    sessions: list[SessionTemplateInput],
+    *,
+    actor: CurrentUser,
+) -> None:
+    """Replace a copy's name, description and sessions (in the order given). All or nothing."""
+    curriculum = await get_curriculum(curriculum_id)
+    if not can_edit(actor, curriculum):
+        raise Forbidden(
+            "shipped templates cannot be changed: copy one and edit the copy"
+            if curriculum.builtin
+            else "only the person who copied this template, and office staff, may edit it"
+        )
+    name = required_text(name, "name", 200)
+    description = optional_text(description, "description", 2000)
+    main = [s for s in sessions if s.alternate_for is None]
+    if not main:
+        raise InvalidInput.single("sessions", "a curriculum needs at least one session")
+    if len(sessions) > 60:
+        raise InvalidInput.single("sessions", "at most 60 sessions")
+    known = await known_competency_codes()
+    cleaned = []
+    for index, session in enumerate(sessions, start=1):
+        prefix = f"sessions[{index}]"
+        unknown = [c for c in session.competencies if c not in known]
+        if unknown:
+            raise InvalidInput.single(
+                f"{prefix}.competencies", f"unknown competency code(s): {', '.join(unknown)}"
+            )
+        if session.alternate_for is not None and not 1 <= session.alternate_for <= len(main):
+            raise InvalidInput.single(
+                f"{prefix}.alternate_for", f"must name a session between 1 and {len(main)}"
+            )
+        cleaned.append(
+            SessionTemplate(
+                curriculum=curriculum_id,
+                position=index,
+                title=required_text(session.title, f"{prefix}.title", 200),
+                competencies=list(dict.fromkeys(session.competencies)),
+                minutes=check_minutes(session.minutes, f"{prefix}.minutes"),
+                objectives=optional_text(session.objectives, f"{prefix}.objectives", 5000),
+                assignment_prompt=optional_text(
+                    session.assignment_prompt, f"{prefix}.assignment_prompt", 20_000
+                ),
+                alternate_for=session.alternate_for,
+            )
+        )
+    async with CurriculumTemplate._meta.db.transaction():
+        await CurriculumTemplate.update(
+            {CurriculumTemplate.name: name, CurriculumTemplate.description: description}
+        ).where(CurriculumTemplate.id == curriculum_id)
+        await SessionTemplate.delete().where(SessionTemplate.curriculum == curriculum_id)
+        await SessionTemplate.insert(*cleaned)
+        await audit.record(
+            actor.person_id,
+            "curriculum.update",
+            "curriculum",
+            curriculum_id,
+            summary=f"Saved {name!r} with {len(main)} sessions",
+        )

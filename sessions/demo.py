@@ -13,11 +13,11 @@ from facilitators.services import (
     PersonInput,
     create_person,
     find_person_id_by_email,
-    set_password,
 )
 from facilitators.tables import Role
-from sessions.schedule import WeeklyRule
-from sessions.services import CohortInput, add_participant, create_cohort
+from sessions.roster import add_participant
+from sessions.schedule import ScheduleRule
+from sessions.services import CohortInput, create_cohort, publish_schedule
 from sessions.tables import Cohort, CurriculumTemplate
 
 DEMO_PASSWORD = "mentorcircle-demo"  # noqa: S105 - printed by `mentorcircle demo` on purpose
@@ -47,13 +47,12 @@ async def _person(name: str, email: str, department: str, roles: set[str]) -> in
     existing = await find_person_id_by_email(email)
     if existing is not None:
         return existing
-    person_id = await create_person(
+    return await create_person(
         PersonInput(name=name, email=email, department=department, career_stage="faculty"),
         roles,
         actor_id=None,
+        password=DEMO_PASSWORD,
     )
-    await set_password(person_id, DEMO_PASSWORD, actor_id=None)
-    return person_id
 
 
 async def _curriculum_id(slug: str) -> int:
@@ -85,33 +84,31 @@ async def load_demo(today: dt.date | None = None) -> str:
     added = []
     name = "Entering Mentoring: Life Sciences"
     if not await Cohort.exists().where(Cohort.name == name):
-        cohort_id = await create_cohort(
-            CohortInput(
-                name=name,
-                term="Demo term",
-                timezone="America/Chicago",
-                modality="in_person",
-                location="Biology Building, Room 214",
-                capacity=12,
-                curriculum_id=await _curriculum_id("entering-mentoring-8x60"),
-                facilitator_ids=(amara, luis),
-                lead_facilitator_id=amara,
-                # Started two weeks ago on a Wednesday at 15:00, so "what is next" has content.
-                schedule=WeeklyRule(_this_weeks(2, today) - dt.timedelta(weeks=2), dt.time(15, 0)),
-            ),
-            actor=admin,
-        )
-        for person_name, email, department in PARTICIPANTS:
-            await add_participant(
-                cohort_id,
-                PersonInput(
-                    name=person_name, email=email, department=department, career_stage="faculty"
+        # One transaction per cohort: a failed load leaves no half-made cohort behind.
+        async with Cohort._meta.db.transaction():
+            created = await create_cohort(
+                CohortInput(
+                    name=name,
+                    term="Demo term",
+                    timezone="America/Chicago",
+                    modality="in_person",
+                    location="Biology Building, Room 214",
+                    capacity=12,
+                    curriculum_id=await _curriculum_id("entering-mentoring-8x60"),
+                    facilitator_ids=(amara, luis),
+                    lead_facilitator_id=amara,
+                    # Started two weeks ago on a Wednesday at 15:00: "what is next" has content.
+                    schedule=ScheduleRule(
+                        first_date=_this_weeks(2, today) - dt.timedelta(weeks=2),
+                        start_time=dt.time(15, 0),
+                    ),
                 ),
                 actor=admin,
             )
-            person_id = await find_person_id_by_email(email)
-            assert person_id is not None
-            await set_password(person_id, DEMO_PASSWORD, actor_id=None)
+            await publish_schedule(created.id, actor=admin)
+            for person_name, email, department in PARTICIPANTS:
+                await _person(person_name, email, department, {Role.participant.value})
+                await add_participant(created.id, email, None, actor=admin)
         added.append(name)
     name = "Postdoc mentors: compact format"
     if not await Cohort.exists().where(Cohort.name == name):
@@ -124,8 +121,10 @@ async def load_demo(today: dt.date | None = None) -> str:
                 video_url="https://video.example.org/j/postdoc-mentors",
                 curriculum_id=await _curriculum_id("three-by-two-hours"),
                 facilitator_ids=(luis,),
-                schedule=WeeklyRule(
-                    _this_weeks(1, today) + dt.timedelta(weeks=1), dt.time(10, 0), 2
+                schedule=ScheduleRule(
+                    first_date=_this_weeks(1, today) + dt.timedelta(weeks=1),
+                    start_time=dt.time(10, 0),
+                    interval_weeks=2,
                 ),
             ),
             actor=admin,

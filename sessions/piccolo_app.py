@@ -5,6 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from sessions.tables import (
+    Attendance,
     Cohort,
     CohortFacilitator,
     Competency,
@@ -25,6 +26,7 @@ APP_CONFIG = AppConfig(
         CohortFacilitator,
         Session,
         Enrollment,
+        Attendance,
     ],
     migration_dependencies=["facilitators.piccolo_app"],
     commands=[],

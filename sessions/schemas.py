@@ -12,8 +12,20 @@ Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(max_length=300)]
 Url = Annotated[str, Meta(max_length=500)]
 Capacity = Annotated[int, Meta(ge=1, le=500)]
-PersonId = Annotated[int, Meta(ge=1)]
+Id = Annotated[int, Meta(ge=1)]
 ModalityName = Literal["in_person", "virtual", "hybrid"]
+LocalTime = Annotated[
+    str,
+    Meta(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["15:00"], description="HH:MM, local"
+    ),
+]
+Minutes = Annotated[int, Meta(ge=15, le=600)]
+WeekdayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+CohortStatusName = Literal[
+    "draft", "scheduled", "in_progress", "completed", "archived", "cancelled"
+]
+AttendanceName = Literal["present", "late", "left_early", "excused", "absent"]
 
 
 class FacilitatorOut(Struct):
@@ -31,11 +43,22 @@ class SessionOut(Struct):
     competencies: list[str]
     starts_at: dt.datetime
     ends_at: dt.datetime
+    starts_at_local: str
+    minutes: int
     location: str
     video_url: str
     status: str
     ical_uid: str
     ical_sequence: int
+    objectives: str
+    assignment_prompt: str
+
+
+class CompletionRuleOut(Struct):
+    percent: int
+    requires_first_last: bool
+    late_counts: bool
+    left_early_counts: bool
 
 
 class CohortOut(Struct):
@@ -55,25 +78,34 @@ class CohortOut(Struct):
     next_session: SessionOut | None
     size_warning: str | None
     created_at: dt.datetime
+    published_at: dt.datetime | None
+    auto_promote: bool
+    completion_rule: CompletionRuleOut
 
 
 class CohortDetailOut(CohortOut):
     sessions: list[SessionOut] = msgspec.field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
+
+
+class SlotIn(Struct, forbid_unknown_fields=True):
+    date: dt.date
+    start_time: LocalTime
+    minutes: Minutes | None = None
 
 
 class ScheduleIn(Struct, forbid_unknown_fields=True):
-    """The first meeting's local date and time (in the cohort's timezone); weekly by default."""
+    """Either a series (first_date and start_time, every interval_weeks, on weekday, past
+    skip_dates) or explicit slots. Dates and times are local to the cohort's timezone."""
 
-    first_date: dt.date
-    start_time: Annotated[
-        str,
-        Meta(
-            pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
-            examples=["15:00"],
-            description="HH:MM, local",
-        ),
-    ]
+    first_date: dt.date | None = None
+    start_time: LocalTime | None = None
+    weekday: WeekdayName | None = None
     interval_weeks: Annotated[int, Meta(ge=1, le=8)] = 1
+    skip_dates: Annotated[list[dt.date], Meta(max_length=100)] = msgspec.field(default_factory=list)
+    minutes: Minutes | None = None
+    count: Annotated[int, Meta(ge=1, le=60)] | None = None
+    slots: Annotated[list[SlotIn], Meta(max_length=60)] = msgspec.field(default_factory=list)
 
 
 class CohortIn(Struct, forbid_unknown_fields=True):
@@ -84,11 +116,9 @@ class CohortIn(Struct, forbid_unknown_fields=True):
     location: ShortText = ""
     video_url: Url = ""
     capacity: Capacity | None = None
-    curriculum_id: PersonId | None = None
-    facilitator_ids: Annotated[list[PersonId], Meta(max_length=10)] = msgspec.field(
-        default_factory=list
-    )
-    lead_facilitator_id: PersonId | None = None
+    curriculum_id: Id | None = None
+    facilitator_ids: Annotated[list[Id], Meta(max_length=10)] = msgspec.field(default_factory=list)
+    lead_facilitator_id: Id | None = None
     schedule: ScheduleIn | None = None
 
 
@@ -102,15 +132,21 @@ class CohortPatch(Struct, forbid_unknown_fields=True):
     location: ShortText | UnsetType = UNSET
     video_url: Url | UnsetType = UNSET
     capacity: Capacity | None | UnsetType = UNSET
-    facilitator_ids: Annotated[list[PersonId], Meta(min_length=1, max_length=10)] | UnsetType = (
-        UNSET
-    )
-    lead_facilitator_id: PersonId | UnsetType = UNSET
+    facilitator_ids: Annotated[list[Id], Meta(min_length=1, max_length=10)] | UnsetType = UNSET
+    lead_facilitator_id: Id | UnsetType = UNSET
+    status: CohortStatusName | UnsetType = UNSET
+    auto_promote: bool | UnsetType = UNSET
+    completion_percent: Annotated[int, Meta(ge=1, le=100)] | UnsetType = UNSET
+    completion_requires_first_last: bool | UnsetType = UNSET
+    late_counts: bool | UnsetType = UNSET
+    left_early_counts: bool | UnsetType = UNSET
 
 
 class ParticipantIn(Struct, forbid_unknown_fields=True):
+    """Someone known is found by email (any case); someone new also needs a name."""
+
     email: Annotated[str, Meta(min_length=3, max_length=320)]
-    name: Name
+    name: Annotated[str, Meta(max_length=200)] = ""
     department: Annotated[str, Meta(max_length=200)] = ""
     career_stage: Literal[
         "", "faculty", "postdoc", "graduate_student", "staff_scientist", "other"
@@ -127,6 +163,7 @@ class ParticipantOut(Struct):
     career_stage: str
     status: str
     enrolled_at: dt.datetime
+    withdrawn_at: dt.datetime | None
 
 
 class EnrollmentOut(Struct):
@@ -160,3 +197,97 @@ class CurriculumOut(Struct):
     description: str
     builtin: bool
     sessions: list[SessionTemplateOut]
+
+
+class SessionPatch(Struct, forbid_unknown_fields=True):
+    """Only the fields present change. date and start_time are local to the cohort."""
+
+    title: Name | UnsetType = UNSET
+    date: dt.date | UnsetType = UNSET
+    start_time: LocalTime | UnsetType = UNSET
+    minutes: Minutes | UnsetType = UNSET
+    location: ShortText | UnsetType = UNSET
+    video_url: Url | UnsetType = UNSET
+    objectives: Annotated[str, Meta(max_length=5000)] | UnsetType = UNSET
+    assignment_prompt: Annotated[str, Meta(max_length=20000)] | UnsetType = UNSET
+    competencies: Annotated[list[str], Meta(max_length=10)] | UnsetType = UNSET
+
+
+class SessionChangeOut(Struct):
+    session: SessionOut
+    sequence_bumped: bool
+    notes: list[str]
+
+
+class NewSessionIn(Struct, forbid_unknown_fields=True):
+    title: Name
+    date: dt.date
+    start_time: LocalTime
+    minutes: Minutes = 60
+    location: ShortText | None = None
+    video_url: Url | None = None
+    assignment_prompt: Annotated[str, Meta(max_length=20000)] = ""
+    competencies: Annotated[list[str], Meta(max_length=10)] = msgspec.field(default_factory=list)
+
+
+class CloneIn(Struct, forbid_unknown_fields=True):
+    name: Name
+    term: Annotated[str, Meta(max_length=60)] = ""
+    schedule: ScheduleIn | None = None
+
+
+class ImportRowOut(Struct):
+    line: int
+    email: str
+    name: str
+    action: Literal["add", "enroll", "update", "unchanged", "reject"]
+    status: str
+    changes: list[str]
+    reason: str
+
+
+class RosterImportOut(Struct):
+    applied: bool
+    added: int
+    enrolled: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rows: list[ImportRowOut]
+
+
+class MarkIn(Struct, forbid_unknown_fields=True):
+    enrollment_id: Id
+    status: AttendanceName
+    note: Annotated[str, Meta(max_length=500)] = ""
+
+
+class AttendanceIn(Struct, forbid_unknown_fields=True):
+    marks: Annotated[list[MarkIn], Meta(min_length=1, max_length=500)]
+
+
+class AttendanceRowOut(Struct):
+    enrollment_id: int
+    person_id: int
+    name: str
+    status: str | None
+    note: str
+
+
+class CompletionRowOut(Struct):
+    enrollment_id: int
+    person_id: int
+    name: str
+    enrollment_status: str
+    attended: int
+    required: int
+    completion: Literal["complete", "in_progress", "not_completed"]
+    reason: str
+    attendance: dict[str, str]
+
+
+class CompletionOut(Struct):
+    rule: CompletionRuleOut
+    rule_text: str
+    sessions: list[SessionOut]
+    participants: list[CompletionRowOut]

@@ -1,33 +1,40 @@
-"""Cohorts, their facilitators, sessions and participants: queries and rules, and who sees what."""
+"""Cohorts and their sessions: reading them, creating a cohort from a template and a schedule
+rule, editing the schedule (reschedule, cancel, restore, add), publishing, the cohort's
+lifecycle, and cloning a cohort into a new term."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from piccolo.query.functions.aggregate import Count
 
-from database import is_unique_violation
-from errors import Conflict, Forbidden, InvalidInput, NotFound
+from database import lock_for_update
+from errors import Checks, Conflict, Forbidden, InvalidInput, NotFound
 from facilitators import audit
-from facilitators.services import (
-    CurrentUser,
-    PersonInput,
-    clean_person_input,
-    create_person,
-    find_person_id_by_email,
-    grant_role,
-)
+from facilitators.services import CurrentUser
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import check_timezone, optional_text, required_text
-from sessions.schedule import SessionPlan, WeeklyRule, weekly_sessions
+from sessions.access import can_manage_cohort, require_cohort, require_session, visible_cohort_ids
+from sessions.completion import CompletionRule
+from sessions.curricula import known_competency_codes
+from sessions.schedule import (
+    Schedule,
+    ScheduleRule,
+    SessionPlan,
+    check_minutes,
+    generate,
+    local_to_utc,
+)
 from sessions.tables import (
     Cohort,
     CohortFacilitator,
     CohortStatus,
-    Competency,
     CurriculumTemplate,
     Enrollment,
     EnrollmentStatus,
@@ -39,7 +46,21 @@ from sessions.tables import (
 from settings import get_settings
 
 RECOMMENDED_SIZE = (8, 12)
-ACTIVE_ENROLLMENT = (EnrollmentStatus.enrolled.value, EnrollmentStatus.waitlisted.value)
+
+# Where a cohort may go from each state. Publishing (draft -> scheduled) has its own action.
+STATUS_TRANSITIONS: dict[str, set[str]] = {
+    CohortStatus.draft.value: {CohortStatus.cancelled.value},
+    CohortStatus.scheduled.value: {CohortStatus.in_progress.value, CohortStatus.cancelled.value},
+    CohortStatus.in_progress.value: {CohortStatus.completed.value, CohortStatus.cancelled.value},
+    CohortStatus.completed.value: {CohortStatus.archived.value, CohortStatus.in_progress.value},
+    CohortStatus.archived.value: {CohortStatus.completed.value},
+    CohortStatus.cancelled.value: set(),
+}
+
+# Called as hook(mapping of source session id -> new session id) inside the clone's transaction.
+# The case-study app plugs in "copy each session's agenda" here (sessions never imports it).
+CloneHook = Callable[[dict[int, int]], Awaitable[None]]
+clone_hooks: list[CloneHook] = []
 
 
 def _now() -> dt.datetime:
@@ -61,7 +82,13 @@ class CohortInput:
     curriculum_id: int | None = None
     facilitator_ids: tuple[int, ...] = ()
     lead_facilitator_id: int | None = None
-    schedule: WeeklyRule | None = None
+    schedule: ScheduleRule | None = None
+
+
+@dataclass(frozen=True)
+class CreatedCohort:
+    id: int
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,20 +113,21 @@ class SessionRow:
     status: str
     ical_uid: str
     ical_sequence: int
-    cohort_name: str = ""
-    cohort_timezone: str = ""
+    objectives: str
+    assignment_prompt: str
+    cohort_name: str
+    cohort_timezone: str
 
+    @property
+    def minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
 
-@dataclass(frozen=True)
-class ParticipantRow:
-    enrollment_id: int
-    person_id: int
-    name: str
-    email: str
-    department: str
-    career_stage: str
-    status: str
-    enrolled_at: dt.datetime
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == SessionStatus.cancelled.value
+
+    def local_start(self, zone: str | None = None) -> dt.datetime:
+        return self.starts_at.astimezone(ZoneInfo(zone or self.cohort_timezone))
 
 
 @dataclass(frozen=True)
@@ -119,99 +147,47 @@ class CohortSummary:
     facilitators: tuple[FacilitatorRow, ...]
     next_session: SessionRow | None
     created_at: dt.datetime
+    published_at: dt.datetime | None
+    auto_promote: bool
+    completion: CompletionRule
 
     @property
     def size_warning(self) -> str | None:
         return size_warning(self.participant_count)
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
 
 
 @dataclass(frozen=True)
 class CohortDetail:
     summary: CohortSummary
     sessions: tuple[SessionRow, ...]
-    participants: tuple[ParticipantRow, ...] = field(default_factory=tuple)
     can_manage: bool = False
 
 
 @dataclass(frozen=True)
-class CompetencyRow:
-    code: str
-    name: str
-    aliases: tuple[str, ...]
-    core: bool
-
-
-@dataclass(frozen=True)
-class SessionTemplateRow:
-    id: int
-    position: int
-    title: str
-    competencies: tuple[str, ...]
-    minutes: int
-    objectives: str
-    assignment_prompt: str
-    alternate_for: int | None
-
-
-@dataclass(frozen=True)
-class CurriculumRow:
-    id: int
-    slug: str
-    name: str
-    description: str
-    builtin: bool
-    sessions: tuple[SessionTemplateRow, ...]
+class SessionDetail:
+    session: SessionRow
+    cohort: CohortSummary
+    can_manage: bool
 
 
 def size_warning(participants: int) -> str | None:
     low, high = RECOMMENDED_SIZE
-    if participants and not low <= participants <= high:
+    people = f"{participants} participant{'s' if participants != 1 else ''}"
+    if participants and participants < low:
+        return f"{people}: learning communities work best with {low} to {high} mentors."
+    if participants > high:
         return (
-            f"{participants} participants: learning communities work best with {low} to {high} "
-            "mentors; larger groups need more facilitators."
+            f"{people}: learning communities work best with {low} to {high} mentors; "
+            "a larger group needs more facilitators."
         )
     return None
 
 
-# -- who sees what --------------------------------------------------------------------------
-
-
-async def visible_cohort_ids(user: CurrentUser) -> set[int] | None:
-    """The cohorts a user may see; None means all of them (admins and office staff)."""
-    if user.is_office:
-        return None
-    facilitated = await CohortFacilitator.select(CohortFacilitator.cohort).where(
-        CohortFacilitator.person == user.person_id
-    )
-    enrolled = await Enrollment.select(Enrollment.cohort).where(
-        (Enrollment.person == user.person_id) & Enrollment.status.is_in(list(ACTIVE_ENROLLMENT))
-    )
-    return {row["cohort"] for row in facilitated} | {row["cohort"] for row in enrolled}
-
-
-async def can_manage_cohort(user: CurrentUser, cohort_id: int) -> bool:
-    if user.is_office:
-        return True
-    return bool(
-        await CohortFacilitator.exists().where(
-            (CohortFacilitator.cohort == cohort_id) & (CohortFacilitator.person == user.person_id)
-        )
-    )
-
-
-async def require_cohort(user: CurrentUser, cohort_id: int, *, manage: bool = False) -> None:
-    """404 for a cohort the user cannot see (its existence is not disclosed); 403 for one they
-    see but may not change."""
-    exists = await Cohort.exists().where(Cohort.id == cohort_id)
-    visible = await visible_cohort_ids(user)
-    if not exists or (visible is not None and cohort_id not in visible):
-        raise NotFound(f"no cohort with id {cohort_id}")
-    if manage and not await can_manage_cohort(user, cohort_id):
-        raise Forbidden("only the cohort's facilitators and office staff may change it")
-
-
 # -- reading --------------------------------------------------------------------------------
-
 
 _SESSION_COLUMNS = (
     Session.id,
@@ -226,12 +202,14 @@ _SESSION_COLUMNS = (
     Session.status,
     Session.ical_uid,
     Session.ical_sequence,
+    Session.objectives,
+    Session.assignment_prompt,
     Session.cohort.name.as_alias("cohort_name"),
     Session.cohort.timezone.as_alias("cohort_timezone"),
 )
 
 
-def _session_row(row: dict) -> SessionRow:
+def _session_row(row: dict[str, Any]) -> SessionRow:
     return SessionRow(
         id=row["id"],
         cohort_id=row["cohort"],
@@ -245,22 +223,20 @@ def _session_row(row: dict) -> SessionRow:
         status=row["status"],
         ical_uid=row["ical_uid"],
         ical_sequence=row["ical_sequence"],
+        objectives=row["objectives"],
+        assignment_prompt=row["assignment_prompt"],
         cohort_name=row["cohort_name"],
         cohort_timezone=row["cohort_timezone"],
     )
 
 
-async def _summaries(
-    cohort_ids: list[int] | None, include_archived: bool = True
-) -> list[CohortSummary]:
+async def _summaries(cohort_ids: list[int] | None) -> list[CohortSummary]:
     """Cohort summaries in four queries, whatever the number of cohorts."""
     query = Cohort.select().order_by(Cohort.created_at, ascending=False)
     if cohort_ids is not None:
         if not cohort_ids:
             return []
         query = query.where(Cohort.id.is_in(cohort_ids))
-    if not include_archived:
-        query = query.where(Cohort.status != CohortStatus.archived.value)
     cohorts = await query
     ids = [row["id"] for row in cohorts]
     if not ids:
@@ -289,12 +265,11 @@ async def _summaries(
             FacilitatorRow(row["person"], row["name"], row["email"], row["lead"])
         )
     upcoming: dict[int, SessionRow] = {}
-    now = _now()
     for row in (
         await Session.select(*_SESSION_COLUMNS)
         .where(
             Session.cohort.is_in(ids)
-            & (Session.ends_at > now)
+            & (Session.ends_at > _now())
             & (Session.status == SessionStatus.scheduled.value)
         )
         .order_by(Session.starts_at)
@@ -317,9 +292,24 @@ async def _summaries(
             facilitators=tuple(facilitators.get(row["id"], [])),
             next_session=upcoming.get(row["id"]),
             created_at=row["created_at"],
+            published_at=row["published_at"],
+            auto_promote=row["auto_promote"],
+            completion=CompletionRule(
+                percent=row["completion_percent"],
+                requires_first_last=row["completion_requires_first_last"],
+                late_counts=row["late_counts"],
+                left_early_counts=row["left_early_counts"],
+            ),
         )
         for row in cohorts
     ]
+
+
+async def cohort_summary(cohort_id: int) -> CohortSummary:
+    found = await _summaries([cohort_id])
+    if not found:
+        raise NotFound(f"no cohort with id {cohort_id}")
+    return found[0]
 
 
 async def list_cohorts(user: CurrentUser) -> list[CohortSummary]:
@@ -327,63 +317,34 @@ async def list_cohorts(user: CurrentUser) -> list[CohortSummary]:
     return await _summaries(None if visible is None else sorted(visible))
 
 
-async def get_cohort(user: CurrentUser, cohort_id: int) -> CohortDetail:
-    await require_cohort(user, cohort_id)
-    manage = await can_manage_cohort(user, cohort_id)
-    (summary,) = await _summaries([cohort_id])
-    sessions = (
+async def cohort_sessions(cohort_id: int) -> list[SessionRow]:
+    rows = (
         await Session.select(*_SESSION_COLUMNS)
         .where(Session.cohort == cohort_id)
         .order_by(Session.starts_at)
         .order_by(Session.position)
     )
-    participants = await list_participants(cohort_id)
-    if not manage:
-        # Participants see who is in their group, not how to email everyone in it.
-        participants = [
-            ParticipantRow(
-                p.enrollment_id, p.person_id, p.name, "", p.department, "", p.status, p.enrolled_at
-            )
-            for p in participants
-            if p.status == EnrollmentStatus.enrolled.value
-        ]
+    return [_session_row(row) for row in rows]
+
+
+async def get_cohort(user: CurrentUser, cohort_id: int) -> CohortDetail:
+    await require_cohort(user, cohort_id)
     return CohortDetail(
-        summary=summary,
-        sessions=tuple(_session_row(row) for row in sessions),
-        participants=tuple(participants),
-        can_manage=manage,
+        summary=await cohort_summary(cohort_id),
+        sessions=tuple(await cohort_sessions(cohort_id)),
+        can_manage=await can_manage_cohort(user, cohort_id),
     )
 
 
-async def list_participants(cohort_id: int) -> list[ParticipantRow]:
-    rows = (
-        await Enrollment.select(
-            Enrollment.id,
-            Enrollment.person,
-            Enrollment.status,
-            Enrollment.enrolled_at,
-            Enrollment.person.name.as_alias("name"),
-            Enrollment.person.email.as_alias("email"),
-            Enrollment.person.department.as_alias("department"),
-            Enrollment.person.career_stage.as_alias("career_stage"),
-        )
-        .where(Enrollment.cohort == cohort_id)
-        .order_by(Enrollment.enrolled_at)
-        .order_by(Enrollment.id)
+async def get_session(user: CurrentUser, session_id: int) -> SessionDetail:
+    cohort_id = await require_session(user, session_id)
+    row = await Session.select(*_SESSION_COLUMNS).where(Session.id == session_id).first()
+    assert row is not None
+    return SessionDetail(
+        session=_session_row(row),
+        cohort=await cohort_summary(cohort_id),
+        can_manage=await can_manage_cohort(user, cohort_id),
     )
-    return [
-        ParticipantRow(
-            enrollment_id=row["id"],
-            person_id=row["person"],
-            name=row["name"],
-            email=row["email"],
-            department=row["department"],
-            career_stage=row["career_stage"],
-            status=row["status"],
-            enrolled_at=row["enrolled_at"],
-        )
-        for row in rows
-    ]
 
 
 async def upcoming_sessions(user: CurrentUser, limit: int = 10) -> list[SessionRow]:
@@ -400,77 +361,47 @@ async def upcoming_sessions(user: CurrentUser, limit: int = 10) -> list[SessionR
     return [_session_row(row) for row in rows]
 
 
-async def list_competencies() -> list[CompetencyRow]:
-    rows = await Competency.select().order_by(Competency.position)
-    return [CompetencyRow(r["code"], r["name"], tuple(r["aliases"] or ()), r["core"]) for r in rows]
+# -- creating a cohort ----------------------------------------------------------------------
 
 
-async def list_curricula() -> list[CurriculumRow]:
-    """Every curriculum template with its sessions, in two queries."""
-    curricula = (
-        await CurriculumTemplate.select()
-        .order_by(CurriculumTemplate.builtin, ascending=False)
-        .order_by(CurriculumTemplate.id)
-    )
-    sessions: dict[int, list[SessionTemplateRow]] = {}
-    for row in await SessionTemplate.select().order_by(SessionTemplate.position):
-        sessions.setdefault(row["curriculum"], []).append(
-            SessionTemplateRow(
-                id=row["id"],
-                position=row["position"],
-                title=row["title"],
-                competencies=tuple(row["competencies"] or ()),
-                minutes=row["minutes"],
-                objectives=row["objectives"],
-                assignment_prompt=row["assignment_prompt"],
-                alternate_for=row["alternate_for"],
-            )
-        )
-    return [
-        CurriculumRow(
-            id=row["id"],
-            slug=row["slug"],
-            name=row["name"],
-            description=row["description"],
-            builtin=row["builtin"],
-            sessions=tuple(sessions.get(row["id"], [])),
-        )
-        for row in curricula
-    ]
-
-
-# -- changing -------------------------------------------------------------------------------
-
-
-def _check_video_url(value: str) -> str:
-    url = optional_text(value, "video_url", 500)
+def check_video_url(value: str, field_name: str = "video_url") -> str:
+    url = optional_text(value, field_name, 500)
     if url:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise InvalidInput.single("video_url", f"{url!r} is not an http(s) link")
+            raise InvalidInput.single(field_name, f"{url!r} is not an http(s) link")
     return url
 
 
-def _clean_cohort(data: CohortInput) -> CohortInput:
-    if data.modality not in {m.value for m in Modality}:
-        raise InvalidInput.single(
-            "modality", f"{data.modality!r} is not one of: in_person, virtual, hybrid"
-        )
-    if data.capacity is not None and not 1 <= data.capacity <= 500:
+def _check_capacity(capacity: int | None) -> int | None:
+    if capacity is not None and not 1 <= capacity <= 500:
         raise InvalidInput.single("capacity", "must be between 1 and 500, or empty for no limit")
-    return CohortInput(
-        name=required_text(data.name, "name", 200),
-        timezone=check_timezone(data.timezone),
-        term=optional_text(data.term, "term", 60),
-        modality=data.modality,
-        location=optional_text(data.location, "location", 300),
-        video_url=_check_video_url(data.video_url),
-        capacity=data.capacity,
-        curriculum_id=data.curriculum_id,
+    return capacity
+
+
+def _check_modality(modality: str) -> str:
+    if modality not in {m.value for m in Modality}:
+        raise InvalidInput.single(
+            "modality", f"{modality!r} is not one of: in_person, virtual, hybrid"
+        )
+    return modality
+
+
+def _clean_cohort(data: CohortInput) -> CohortInput:
+    checks = Checks()
+    cleaned = replace(
+        data,
+        name=checks.check(required_text, data.name, "name", 200),
+        timezone=checks.check(check_timezone, data.timezone),
+        term=checks.check(optional_text, data.term, "term", 60),
+        modality=checks.check(_check_modality, data.modality),
+        location=checks.check(optional_text, data.location, "location", 300),
+        video_url=checks.check(check_video_url, data.video_url),
+        capacity=checks.check(_check_capacity, data.capacity),
         facilitator_ids=tuple(dict.fromkeys(data.facilitator_ids)),
-        lead_facilitator_id=data.lead_facilitator_id,
-        schedule=data.schedule,
     )
+    checks.done()
+    return cleaned
 
 
 async def _check_facilitators(
@@ -484,11 +415,12 @@ async def _check_facilitators(
         ids = (actor.person_id,)
     if not ids:
         raise InvalidInput.single("facilitator_ids", "a cohort needs at least one facilitator")
-    rows = await Person.select(
-        Person.id,
-        Person.active,
-    ).where(Person.id.is_in(list(ids)))
-    found = {row["id"]: row["active"] for row in rows}
+    if len(ids) > 10:
+        raise InvalidInput.single("facilitator_ids", "at most 10 facilitators")
+    found = {
+        row["id"]: row["active"]
+        for row in await Person.select(Person.id, Person.active).where(Person.id.is_in(list(ids)))
+    }
     facilitators = {
         row["person"]
         for row in await RoleGrant.select(RoleGrant.person).where(
@@ -512,7 +444,8 @@ async def _check_facilitators(
     return ids, lead
 
 
-async def _session_plans(curriculum_id: int) -> list[SessionPlan]:
+async def session_plans(curriculum_id: int) -> list[SessionPlan]:
+    """A curriculum's sessions in order, without the alternates offered as swaps."""
     rows = (
         await SessionTemplate.select()
         .where(
@@ -532,33 +465,99 @@ async def _session_plans(curriculum_id: int) -> list[SessionPlan]:
     ]
 
 
+def _generate(plans: list[SessionPlan], rule: ScheduleRule, timezone: str) -> Schedule:
+    """`generate`, plus a note when sessions fall in the past (allowed: records of a cohort
+    that already met, but rarely what someone setting up a new term means)."""
+    schedule = generate(plans, rule, timezone)
+    past = sum(1 for s in schedule.sessions if s.starts_at < _now())
+    if past:
+        note = f"{past} of the {len(schedule.sessions)} sessions are in the past"
+        schedule = Schedule(schedule.sessions, (*schedule.notes, note))
+    return schedule
+
+
+async def schedule_cohort(
+    cohort_id: int, curriculum_id: int | None, rule: ScheduleRule, *, actor: CurrentUser
+) -> tuple[str, ...]:
+    """Give a cohort that has no sessions yet its schedule (from a template, or blank sessions).
+    Returns the schedule's notes."""
+    await require_cohort(actor, cohort_id, manage=True)
+    plans: list[SessionPlan] = []
+    if curriculum_id is not None:
+        if not await CurriculumTemplate.exists().where(CurriculumTemplate.id == curriculum_id):
+            raise InvalidInput.single(
+                "curriculum_id", f"no curriculum template with id {curriculum_id}"
+            )
+        plans = await session_plans(curriculum_id)
+    async with Cohort._meta.db.transaction():
+        cohort = await lock_for_update(Cohort.select().where(Cohort.id == cohort_id)).first()
+        assert cohort is not None
+        if await Session.exists().where(Session.cohort == cohort_id):
+            raise Conflict("the cohort has sessions already: edit them, or add a make-up session")
+        schedule = _generate(plans, rule, cohort["timezone"])
+        await _insert_sessions(
+            cohort_id, schedule.sessions, cohort["location"], cohort["video_url"]
+        )
+        if curriculum_id is not None:
+            await Cohort.update({Cohort.curriculum: curriculum_id}).where(Cohort.id == cohort_id)
+        await audit.record(
+            actor.person_id,
+            "cohort.schedule",
+            "cohort",
+            cohort_id,
+            cohort_id=cohort_id,
+            summary=f"Scheduled {len(schedule.sessions)} sessions",
+        )
+    return schedule.notes
+
+
 def new_ical_uid() -> str:
     """A session's calendar UID, fixed at creation and never regenerated."""
     return f"session-{uuid.uuid4()}@{get_settings().mail_domain}"
 
 
-async def create_cohort(data: CohortInput, *, actor: CurrentUser) -> int:
+async def _insert_sessions(
+    cohort_id: int, planned: Any, location: str, video_url: str
+) -> list[int]:
+    if not planned:
+        return []
+    rows = await Session.insert(
+        *[
+            Session(
+                cohort=cohort_id,
+                position=p.position,
+                title=p.title,
+                competencies=list(p.competencies),
+                starts_at=p.starts_at,
+                ends_at=p.ends_at,
+                location=location,
+                video_url=video_url,
+                ical_uid=new_ical_uid(),
+                objectives=p.objectives,
+                assignment_prompt=p.assignment_prompt,
+            )
+            for p in planned
+        ]
+    ).returning(Session.id)
+    return [row["id"] for row in rows]
+
+
+async def create_cohort(data: CohortInput, *, actor: CurrentUser) -> CreatedCohort:
+    """A cohort with its facilitators and, given a schedule rule, its sessions. All or nothing."""
     if not actor.can_create_cohorts:
         raise Forbidden("only facilitators and office staff may create cohorts")
     data = _clean_cohort(data)
-    if data.curriculum_id is not None and not await CurriculumTemplate.exists().where(
-        CurriculumTemplate.id == data.curriculum_id
-    ):
-        raise InvalidInput.single(
-            "curriculum_id", f"no curriculum template with id {data.curriculum_id}"
-        )
-    if data.schedule is not None and data.curriculum_id is None:
-        raise InvalidInput.single(
-            "curriculum_id", "a schedule needs a curriculum template to follow"
-        )
+    plans: list[SessionPlan] = []
+    if data.curriculum_id is not None:
+        if not await CurriculumTemplate.exists().where(CurriculumTemplate.id == data.curriculum_id):
+            raise InvalidInput.single(
+                "curriculum_id", f"no curriculum template with id {data.curriculum_id}"
+            )
+        plans = await session_plans(data.curriculum_id)
     facilitator_ids, lead = await _check_facilitators(
         data.facilitator_ids, data.lead_facilitator_id, actor
     )
-    planned = (
-        weekly_sessions(await _session_plans(data.curriculum_id), data.schedule, data.timezone)
-        if data.schedule is not None and data.curriculum_id is not None
-        else []
-    )
+    schedule = _generate(plans, data.schedule, data.timezone) if data.schedule else None
     async with Cohort._meta.db.transaction():
         cohort = Cohort(
             name=data.name,
@@ -577,34 +576,20 @@ async def create_cohort(data: CohortInput, *, actor: CurrentUser) -> int:
                 for person_id in facilitator_ids
             ]
         )
-        if planned:
-            await Session.insert(
-                *[
-                    Session(
-                        cohort=cohort.id,
-                        position=p.position,
-                        title=p.title,
-                        competencies=list(p.competencies),
-                        starts_at=p.starts_at,
-                        ends_at=p.ends_at,
-                        location=data.location,
-                        video_url=data.video_url,
-                        ical_uid=new_ical_uid(),
-                        objectives=p.objectives,
-                        assignment_prompt=p.assignment_prompt,
-                    )
-                    for p in planned
-                ]
-            )
+        sessions = schedule.sessions if schedule else ()
+        await _insert_sessions(cohort.id, sessions, data.location, data.video_url)
         await audit.record(
             actor.person_id,
             "cohort.create",
             "cohort",
             cohort.id,
             cohort_id=cohort.id,
-            summary=f"Created cohort {data.name!r} with {len(planned)} sessions",
+            summary=f"Created cohort {data.name!r} with {len(sessions)} sessions",
         )
-    return int(cohort.id)
+    return CreatedCohort(int(cohort.id), schedule.notes if schedule else ())
+
+
+# -- changing a cohort ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -621,163 +606,481 @@ class CohortChanges:
     clear_capacity: bool = False
     facilitator_ids: tuple[int, ...] | None = None
     lead_facilitator_id: int | None = None
+    status: str | None = None
+    auto_promote: bool | None = None
+    completion_percent: int | None = None
+    completion_requires_first_last: bool | None = None
+    late_counts: bool | None = None
+    left_early_counts: bool | None = None
+
+
+def _merged(current: dict[str, Any], changes: CohortChanges) -> dict[str, Any]:
+    """The cohort's columns after the changes, checked."""
+
+    def pick(name: str) -> Any:
+        value = getattr(changes, name)
+        return current[name] if value is None else value
+
+    merged = {
+        "name": required_text(pick("name"), "name", 200),
+        "term": optional_text(pick("term"), "term", 60),
+        "timezone": check_timezone(pick("timezone")),
+        "modality": _check_modality(pick("modality")),
+        "location": optional_text(pick("location"), "location", 300),
+        "video_url": check_video_url(pick("video_url")),
+        "capacity": None if changes.clear_capacity else _check_capacity(pick("capacity")),
+        "auto_promote": bool(pick("auto_promote")),
+        "completion_percent": pick("completion_percent"),
+        "completion_requires_first_last": bool(pick("completion_requires_first_last")),
+        "late_counts": bool(pick("late_counts")),
+        "left_early_counts": bool(pick("left_early_counts")),
+    }
+    if not 1 <= merged["completion_percent"] <= 100:
+        raise InvalidInput.single("completion_percent", "must be between 1 and 100")
+    return merged
+
+
+async def _future_sessions(cohort_id: int) -> list[dict[str, Any]]:
+    return await Session.select().where(
+        (Session.cohort == cohort_id) & (Session.starts_at > _now())
+    )
 
 
 async def update_cohort(cohort_id: int, changes: CohortChanges, *, actor: CurrentUser) -> None:
+    """Change a cohort. A new room or video link reaches the sessions still to come that used
+    the old one; a new timezone keeps those sessions at the same local wall time."""
     await require_cohort(actor, cohort_id, manage=True)
-    current = await Cohort.select().where(Cohort.id == cohort_id).first()
-    assert current is not None
-    merged = _clean_cohort(
-        CohortInput(
-            name=current["name"] if changes.name is None else changes.name,
-            timezone=current["timezone"] if changes.timezone is None else changes.timezone,
-            term=current["term"] if changes.term is None else changes.term,
-            modality=current["modality"] if changes.modality is None else changes.modality,
-            location=current["location"] if changes.location is None else changes.location,
-            video_url=current["video_url"] if changes.video_url is None else changes.video_url,
-            capacity=None
-            if changes.clear_capacity
-            else (current["capacity"] if changes.capacity is None else changes.capacity),
-        )
-    )
-    facilitators: tuple[tuple[int, ...], int] | None = None
-    if changes.facilitator_ids is not None or changes.lead_facilitator_id is not None:
-        existing = (
-            await CohortFacilitator.select(CohortFacilitator.person, CohortFacilitator.lead)
-            .where(CohortFacilitator.cohort == cohort_id)
-            .order_by(CohortFacilitator.id)
-        )
-        ids = (
-            tuple(dict.fromkeys(changes.facilitator_ids))
-            if changes.facilitator_ids is not None
-            else tuple(row["person"] for row in existing)
-        )
-        lead = changes.lead_facilitator_id
-        if lead is None:
-            current_lead = [row["person"] for row in existing if row["lead"]]
-            lead = current_lead[0] if current_lead and current_lead[0] in ids else None
-        if not actor.is_office and actor.person_id not in ids:
-            raise InvalidInput.single(
-                "facilitator_ids", "you cannot remove yourself; ask office staff to hand over"
-            )
-        facilitators = await _check_facilitators(ids, lead, actor)
-    changed: dict[str, object] = {
-        key: value
-        for key, value in (
-            ("name", merged.name),
-            ("term", merged.term),
-            ("timezone", merged.timezone),
-            ("modality", merged.modality),
-            ("location", merged.location),
-            ("video_url", merged.video_url),
-            ("capacity", merged.capacity),
-        )
-        if current[key] != value
-    }
     async with Cohort._meta.db.transaction():
-        await Cohort.update(
-            {
-                Cohort.name: merged.name,
-                Cohort.term: merged.term,
-                Cohort.timezone: merged.timezone,
-                Cohort.modality: merged.modality,
-                Cohort.location: merged.location,
-                Cohort.video_url: merged.video_url,
-                Cohort.capacity: merged.capacity,
-                Cohort.updated_at: _now(),
-            }
-        ).where(Cohort.id == cohort_id)
-        if facilitators is not None:
-            ids, lead = facilitators
-            await CohortFacilitator.delete().where(CohortFacilitator.cohort == cohort_id)
-            await CohortFacilitator.insert(
-                *[CohortFacilitator(cohort=cohort_id, person=p, lead=p == lead) for p in ids]
-            )
-            changed["facilitators"] = list(ids)
-            changed["lead"] = lead
+        current = await lock_for_update(Cohort.select().where(Cohort.id == cohort_id)).first()
+        if current is None:
+            raise NotFound(f"no cohort with id {cohort_id}")
+        merged = _merged(current, changes)
+        changed = {key: value for key, value in merged.items() if current[key] != value}
+        if changes.status is not None and changes.status != current["status"]:
+            _check_transition(current["status"], changes.status)
+            changed["status"] = changes.status
+        if changes.facilitator_ids is not None or changes.lead_facilitator_id is not None:
+            changed.update(await _replace_facilitators(cohort_id, changes, actor))
+        if not changed:
+            return
+        columns = {getattr(Cohort, key): value for key, value in changed.items() if key in current}
+        await Cohort.update({**columns, Cohort.updated_at: _now()}).where(Cohort.id == cohort_id)
+        await _carry_to_future_sessions(cohort_id, current, merged)
         await audit.record(
             actor.person_id,
-            "cohort.update",
+            "cohort.status" if set(changed) == {"status"} else "cohort.update",
             "cohort",
             cohort_id,
             cohort_id=cohort_id,
-            summary="Changed " + (", ".join(sorted(changed)) or "nothing"),
-            detail={
-                k: v for k, v in changed.items() if isinstance(v, (str, int, list)) or v is None
-            },
+            summary="Changed " + ", ".join(sorted(changed)),
+            detail={k: v for k, v in changed.items() if isinstance(v, (str, int, bool, list))},
+        )
+
+
+def _check_transition(current: str, wanted: str) -> None:
+    if wanted not in {s.value for s in CohortStatus}:
+        raise InvalidInput.single("status", f"{wanted!r} is not a cohort status")
+    if wanted == CohortStatus.scheduled.value and current == CohortStatus.draft.value:
+        raise InvalidInput.single("status", "publish the schedule to move a draft to scheduled")
+    if wanted not in STATUS_TRANSITIONS[current]:
+        allowed = ", ".join(sorted(STATUS_TRANSITIONS[current])) or "nothing"
+        raise InvalidInput.single(
+            "status", f"a {current} cohort cannot become {wanted} (it can become: {allowed})"
+        )
+
+
+async def _replace_facilitators(
+    cohort_id: int, changes: CohortChanges, actor: CurrentUser
+) -> dict[str, Any]:
+    existing = (
+        await CohortFacilitator.select(CohortFacilitator.person, CohortFacilitator.lead)
+        .where(CohortFacilitator.cohort == cohort_id)
+        .order_by(CohortFacilitator.id)
+    )
+    ids = (
+        tuple(dict.fromkeys(changes.facilitator_ids))
+        if changes.facilitator_ids is not None
+        else tuple(row["person"] for row in existing)
+    )
+    lead = changes.lead_facilitator_id
+    if lead is None:
+        current_lead = [row["person"] for row in existing if row["lead"]]
+        lead = current_lead[0] if current_lead and current_lead[0] in ids else None
+    if not actor.is_office and actor.person_id not in ids:
+        raise InvalidInput.single(
+            "facilitator_ids", "you cannot remove yourself; ask office staff to hand over"
+        )
+    ids, lead = await _check_facilitators(ids, lead, actor)
+    before = [(row["person"], row["lead"]) for row in existing]
+    if before == [(p, p == lead) for p in ids]:
+        return {}
+    await CohortFacilitator.delete().where(CohortFacilitator.cohort == cohort_id)
+    await CohortFacilitator.insert(
+        *[CohortFacilitator(cohort=cohort_id, person=p, lead=p == lead) for p in ids]
+    )
+    return {"facilitators": list(ids), "lead": lead}
+
+
+async def _carry_to_future_sessions(
+    cohort_id: int, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    moved_zone = before["timezone"] != after["timezone"]
+    for key in ("location", "video_url"):
+        if before[key] != after[key]:
+            await Session.update({getattr(Session, key): after[key]}).where(
+                (Session.cohort == cohort_id)
+                & (Session.starts_at > _now())
+                & (getattr(Session, key) == before[key])
+            )
+    if not moved_zone:
+        return
+    old_zone, new_zone = ZoneInfo(before["timezone"]), ZoneInfo(after["timezone"])
+    published = before["published_at"] is not None
+    for row in await _future_sessions(cohort_id):
+        local = row["starts_at"].astimezone(old_zone)
+        starts_at, _ = local_to_utc(local.date(), local.time(), new_zone, "timezone")
+        length = row["ends_at"] - row["starts_at"]
+        if starts_at != row["starts_at"]:
+            await Session.update(
+                {
+                    Session.starts_at: starts_at,
+                    Session.ends_at: starts_at + length,
+                    Session.ical_sequence: row["ical_sequence"] + (1 if published else 0),
+                }
+            ).where(Session.id == row["id"])
+
+
+async def publish_schedule(cohort_id: int, *, actor: CurrentUser) -> None:
+    """A draft cohort's schedule goes out: status scheduled. From now on every change that a
+    calendar must see bumps the session's sequence (the invites milestone sends them)."""
+    await require_cohort(actor, cohort_id, manage=True)
+    async with Cohort._meta.db.transaction():
+        cohort = await lock_for_update(
+            Cohort.select(Cohort.status, Cohort.published_at).where(Cohort.id == cohort_id)
+        ).first()
+        assert cohort is not None
+        if cohort["published_at"] is not None:
+            raise Conflict("the schedule is already published")
+        if cohort["status"] != CohortStatus.draft.value:
+            raise Conflict(f"a {cohort['status']} cohort cannot be published")
+        scheduled = await Session.count().where(
+            (Session.cohort == cohort_id) & (Session.status == SessionStatus.scheduled.value)
+        )
+        if not scheduled:
+            raise InvalidInput.single("sessions", "add at least one session before publishing")
+        await Cohort.update(
+            {
+                Cohort.status: CohortStatus.scheduled.value,
+                Cohort.published_at: _now(),
+                Cohort.updated_at: _now(),
+            }
+        ).where(Cohort.id == cohort_id)
+        await audit.record(
+            actor.person_id,
+            "cohort.publish",
+            "cohort",
+            cohort_id,
+            cohort_id=cohort_id,
+            summary=f"Published the schedule ({scheduled} sessions)",
+        )
+
+
+# -- changing sessions ----------------------------------------------------------------------
+
+CALENDAR_FIELDS = ("starts_at", "ends_at", "location", "video_url", "status")
+
+
+@dataclass(frozen=True)
+class SessionChanges:
+    """A partial update of one session; None means "leave as it is". Date and time are local to
+    the cohort's timezone; `minutes` is the length."""
+
+    title: str | None = None
+    date: dt.date | None = None
+    start_time: dt.time | None = None
+    minutes: int | None = None
+    location: str | None = None
+    video_url: str | None = None
+    objectives: str | None = None
+    assignment_prompt: str | None = None
+    competencies: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SessionChangeResult:
+    notes: tuple[str, ...] = ()
+    sequence_bumped: bool = False
+    changed: tuple[str, ...] = field(default_factory=tuple)
+
+
+async def _session_for_update(session_id: int) -> dict[str, Any]:
+    row = await lock_for_update(
+        Session.select(
+            *Session.all_columns(),
+            Session.cohort.timezone.as_alias("timezone"),
+            Session.cohort.published_at.as_alias("published_at"),
+        ).where(Session.id == session_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no session with id {session_id}")
+    return row
+
+
+async def _check_slot_free(
+    cohort_id: int, starts_at: dt.datetime, ends_at: dt.datetime, except_id: int | None
+) -> None:
+    others = await Session.select(
+        Session.id, Session.position, Session.starts_at, Session.ends_at
+    ).where(
+        (Session.cohort == cohort_id)
+        & (Session.status == SessionStatus.scheduled.value)
+        & (Session.starts_at < ends_at)
+        & (Session.ends_at > starts_at)
+    )
+    clashes = [row for row in others if row["id"] != except_id]
+    if clashes:
+        raise InvalidInput.single(
+            "start_time", f"overlaps session {clashes[0]['position']} of this cohort"
+        )
+
+
+async def _write_session_change(
+    row: dict[str, Any], values: dict[str, Any], *, actor: CurrentUser, action: str, summary: str
+) -> SessionChangeResult:
+    changed = tuple(key for key, value in values.items() if row[key] != value)
+    if not changed:
+        return SessionChangeResult()
+    bump = row["published_at"] is not None and any(key in CALENDAR_FIELDS for key in changed)
+    update = {getattr(Session, key): values[key] for key in changed}
+    if bump:
+        # Calendars replace an event only when its SEQUENCE grows (RFC 5546).
+        update[Session.ical_sequence] = row["ical_sequence"] + 1
+    await Session.update(update).where(Session.id == row["id"])
+    await audit.record(
+        actor.person_id,
+        action,
+        "session",
+        row["id"],
+        cohort_id=row["cohort"],
+        summary=f"{summary}: " + ", ".join(changed),
+        detail={"ical_sequence": row["ical_sequence"] + (1 if bump else 0)},
+    )
+    return SessionChangeResult(sequence_bumped=bump, changed=changed)
+
+
+async def update_session(
+    session_id: int, changes: SessionChanges, *, actor: CurrentUser
+) -> SessionChangeResult:
+    """Reschedule or edit one session. Time, length, room and link changes of a published
+    schedule bump its calendar sequence; titles and prompts do not."""
+    await require_session(actor, session_id, manage=True)
+    async with Session._meta.db.transaction():
+        row = await _session_for_update(session_id)
+        zone = ZoneInfo(row["timezone"])
+        local = row["starts_at"].astimezone(zone)
+        day = changes.date or local.date()
+        at = changes.start_time or local.time().replace(tzinfo=None)
+        minutes = check_minutes(
+            changes.minutes
+            if changes.minutes is not None
+            else int((row["ends_at"] - row["starts_at"]).total_seconds() // 60),
+            "minutes",
+        )
+        starts_at, note = local_to_utc(day, at, zone, "start_time")
+        ends_at = starts_at + dt.timedelta(minutes=minutes)
+        if row["status"] == SessionStatus.scheduled.value:
+            await _check_slot_free(row["cohort"], starts_at, ends_at, session_id)
+        values: dict[str, Any] = {"starts_at": starts_at, "ends_at": ends_at}
+        if changes.title is not None:
+            values["title"] = required_text(changes.title, "title", 200)
+        if changes.location is not None:
+            values["location"] = optional_text(changes.location, "location", 300)
+        if changes.video_url is not None:
+            values["video_url"] = check_video_url(changes.video_url)
+        if changes.objectives is not None:
+            values["objectives"] = optional_text(changes.objectives, "objectives", 5000)
+        if changes.assignment_prompt is not None:
+            values["assignment_prompt"] = optional_text(
+                changes.assignment_prompt, "assignment_prompt", 20_000
+            )
+        if changes.competencies is not None:
+            values["competencies"] = await _check_competencies(changes.competencies)
+        result = await _write_session_change(
+            row, values, actor=actor, action="session.update", summary="Changed session"
+        )
+    return replace(result, notes=(note,) if note else ())
+
+
+async def _check_competencies(codes: tuple[str, ...]) -> list[str]:
+    known = await known_competency_codes()
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise InvalidInput.single(
+            "competencies", f"unknown competency code(s): {', '.join(unknown)}"
+        )
+    return list(dict.fromkeys(codes))
+
+
+async def set_session_status(
+    session_id: int, status: str, *, actor: CurrentUser
+) -> SessionChangeResult:
+    """Cancel a session, or restore a cancelled one (if its slot is still free)."""
+    await require_session(actor, session_id, manage=True)
+    async with Session._meta.db.transaction():
+        row = await _session_for_update(session_id)
+        if row["status"] == status:
+            raise Conflict(f"the session is already {status}")
+        if status == SessionStatus.scheduled.value:
+            await _check_slot_free(row["cohort"], row["starts_at"], row["ends_at"], session_id)
+        action = "session.cancel" if status == SessionStatus.cancelled.value else "session.restore"
+        return await _write_session_change(
+            row,
+            {"status": status},
+            actor=actor,
+            action=action,
+            summary="Cancelled session" if action == "session.cancel" else "Restored session",
         )
 
 
 @dataclass(frozen=True)
-class EnrollResult:
-    enrollment_id: int
-    person_id: int
-    status: str
-    created_person: bool
-    warning: str | None
+class NewSession:
+    title: str
+    date: dt.date
+    start_time: dt.time
+    minutes: int = 60
+    location: str | None = None
+    video_url: str | None = None
+    assignment_prompt: str = ""
+    competencies: tuple[str, ...] = ()
 
 
-async def add_participant(cohort_id: int, data: PersonInput, *, actor: CurrentUser) -> EnrollResult:
-    """Enroll a person by email, adding them first if new. Beyond capacity: the waitlist."""
+async def add_session(
+    cohort_id: int, data: NewSession, *, actor: CurrentUser
+) -> tuple[int, tuple[str, ...]]:
+    """A make-up (or extra) session at the end of the numbering, with its own calendar UID."""
     await require_cohort(actor, cohort_id, manage=True)
-    data = clean_person_input(data)
-    try:
-        async with Cohort._meta.db.transaction():
-            person_id = await find_person_id_by_email(data.email)
-            created = person_id is None
-            if person_id is None:
-                person_id = await create_person(
-                    data, {Role.participant.value}, actor_id=actor.person_id
-                )
-            else:
-                await grant_role(person_id, Role.participant.value)
-            cohort = (
-                await Cohort.select(Cohort.capacity, Cohort.name)
-                .where(Cohort.id == cohort_id)
-                .first()
+    async with Cohort._meta.db.transaction():
+        cohort = await lock_for_update(
+            Cohort.select(Cohort.timezone, Cohort.location, Cohort.video_url).where(
+                Cohort.id == cohort_id
             )
-            assert cohort is not None
-            enrolled = await Enrollment.count().where(
-                (Enrollment.cohort == cohort_id)
-                & (Enrollment.status == EnrollmentStatus.enrolled.value)
+        ).first()
+        assert cohort is not None
+        title = required_text(data.title, "title", 200)
+        minutes = check_minutes(data.minutes, "minutes")
+        starts_at, note = local_to_utc(
+            data.date, data.start_time, ZoneInfo(cohort["timezone"]), "start_time"
+        )
+        ends_at = starts_at + dt.timedelta(minutes=minutes)
+        await _check_slot_free(cohort_id, starts_at, ends_at, None)
+        last = (
+            await Session.select(Session.position)
+            .where(Session.cohort == cohort_id)
+            .order_by(Session.position, ascending=False)
+            .first()
+        )
+        position = (last["position"] if last else 0) + 1
+        saved = await Session.insert(
+            Session(
+                cohort=cohort_id,
+                position=position,
+                title=title,
+                competencies=await _check_competencies(data.competencies),
+                starts_at=starts_at,
+                ends_at=ends_at,
+                location=cohort["location"]
+                if data.location is None
+                else optional_text(data.location, "location", 300),
+                video_url=cohort["video_url"]
+                if data.video_url is None
+                else check_video_url(data.video_url),
+                ical_uid=new_ical_uid(),
+                assignment_prompt=optional_text(
+                    data.assignment_prompt, "assignment_prompt", 20_000
+                ),
             )
-            status = (
-                EnrollmentStatus.waitlisted.value
-                if cohort["capacity"] is not None and enrolled >= cohort["capacity"]
-                else EnrollmentStatus.enrolled.value
+        ).returning(Session.id)
+        session_id = int(saved[0]["id"])
+        await audit.record(
+            actor.person_id,
+            "session.add",
+            "session",
+            session_id,
+            cohort_id=cohort_id,
+            summary=f"Added session {position}: {title}",
+        )
+    return session_id, (note,) if note else ()
+
+
+# -- cloning --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CloneInput:
+    name: str
+    term: str = ""
+    schedule: ScheduleRule | None = None
+
+
+async def clone_cohort(source_id: int, data: CloneInput, *, actor: CurrentUser) -> CreatedCohort:
+    """A new cohort for a new term: same template, facilitators, settings and session plans
+    (titles, competencies, lengths, prompts as edited), new dates, nobody enrolled yet."""
+    await require_cohort(actor, source_id, manage=True)
+    source = await Cohort.select().where(Cohort.id == source_id).first()
+    assert source is not None
+    source_sessions = [s for s in await cohort_sessions(source_id) if not s.is_cancelled]
+    plans = [
+        SessionPlan(s.title, s.minutes, s.competencies, s.objectives, s.assignment_prompt)
+        for s in sorted(source_sessions, key=lambda s: s.position)
+    ]
+    schedule = _generate(plans, data.schedule, source["timezone"]) if data.schedule else None
+    facilitators = (
+        await CohortFacilitator.select(CohortFacilitator.person, CohortFacilitator.lead)
+        .where(CohortFacilitator.cohort == source_id)
+        .order_by(CohortFacilitator.id)
+    )
+    ids, lead = await _check_facilitators(
+        tuple(row["person"] for row in facilitators),
+        next((row["person"] for row in facilitators if row["lead"]), None),
+        actor,
+    )
+    name = required_text(data.name, "name", 200)
+    async with Cohort._meta.db.transaction():
+        copy = {
+            key: source[key]
+            for key in (
+                "timezone",
+                "modality",
+                "location",
+                "video_url",
+                "capacity",
+                "curriculum",
+                "auto_promote",
+                "completion_percent",
+                "completion_requires_first_last",
+                "late_counts",
+                "left_early_counts",
             )
-            existing = (
-                await Enrollment.select(Enrollment.id, Enrollment.status)
-                .where((Enrollment.cohort == cohort_id) & (Enrollment.person == person_id))
-                .first()
-            )
-            if existing is not None and existing["status"] != EnrollmentStatus.withdrawn.value:
-                raise Conflict(f"{data.email} is already {existing['status']} in this cohort")
-            if existing is not None:
-                enrollment_id = existing["id"]
-                await Enrollment.update(
-                    {
-                        Enrollment.status: status,
-                        Enrollment.withdrawn_at: None,
-                        Enrollment.enrolled_at: _now(),
-                    }
-                ).where(Enrollment.id == enrollment_id)
-            else:
-                saved = await Enrollment.insert(
-                    Enrollment(cohort=cohort_id, person=person_id, status=status)
-                ).returning(Enrollment.id)
-                enrollment_id = saved[0]["id"]
-            await audit.record(
-                actor.person_id,
-                "enrollment.add",
-                "enrollment",
-                enrollment_id,
-                cohort_id=cohort_id,
-                summary=f"{data.email} {status} in {cohort['name']!r}",
-            )
-    except Exception as error:
-        if is_unique_violation(error):
-            raise Conflict(f"{data.email} is already in this cohort") from error
-        raise
-    count = enrolled + (1 if status == EnrollmentStatus.enrolled.value else 0)
-    return EnrollResult(enrollment_id, person_id, status, created, size_warning(count))
+        }
+        cohort = Cohort(name=name, term=optional_text(data.term, "term", 60), **copy)
+        await cohort.save()
+        await CohortFacilitator.insert(
+            *[CohortFacilitator(cohort=cohort.id, person=p, lead=p == lead) for p in ids]
+        )
+        planned = schedule.sessions if schedule else ()
+        new_ids = await _insert_sessions(
+            cohort.id, planned, source["location"], source["video_url"]
+        )
+        ordered_sources = sorted(source_sessions, key=lambda s: s.position)
+        mapping = {src.id: new for src, new in zip(ordered_sources, new_ids, strict=False)}
+        for hook in clone_hooks:
+            await hook(mapping)
+        await audit.record(
+            actor.person_id,
+            "cohort.clone",
+            "cohort",
+            cohort.id,
+            cohort_id=cohort.id,
+            summary=f"Cloned from cohort {source_id} ({source['name']!r}) with {len(planned)} sessions",
+        )
+    return CreatedCohort(int(cohort.id), schedule.notes if schedule else ())

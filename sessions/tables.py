@@ -39,6 +39,14 @@ class SessionStatus(StrEnum):
     cancelled = "cancelled"
 
 
+class AttendanceStatus(StrEnum):
+    present = "present"
+    late = "late"
+    left_early = "left_early"
+    excused = "excused"
+    absent = "absent"
+
+
 class EnrollmentStatus(StrEnum):
     enrolled = "enrolled"
     waitlisted = "waitlisted"
@@ -104,6 +112,17 @@ class Cohort(Table):
     curriculum = ForeignKey(references=CurriculumTemplate, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+    # Set when the schedule is published; from then on calendar-visible changes bump SEQUENCE.
+    published_at = Timestamptz(null=True, default=None)
+    # When someone withdraws, promote the first waitlisted person without asking staff.
+    auto_promote = Boolean(default=False)
+    # Completion rule: at least this share of the sessions (rounded up) ...
+    completion_percent = Integer(default=75)
+    # ... including the first and the last session ...
+    completion_requires_first_last = Boolean(default=True)
+    # ... where arriving late or leaving early may or may not count as attending.
+    late_counts = Boolean(default=True)
+    left_early_counts = Boolean(default=True)
 
 
 class CohortFacilitator(Table):
@@ -146,3 +165,15 @@ class Enrollment(Table):
     status = Varchar(length=20, choices=EnrollmentStatus, default=EnrollmentStatus.enrolled.value)
     enrolled_at = Timestamptz(default=TimestamptzNow())
     withdrawn_at = Timestamptz(null=True, default=None)
+
+
+class Attendance(Table):
+    """Whether one participant attended one session; unique per (session, enrollment)."""
+
+    id: Serial
+    session = ForeignKey(references=Session, null=False, on_delete=OnDelete.cascade)
+    enrollment = ForeignKey(references=Enrollment, null=False, on_delete=OnDelete.cascade)
+    status = Varchar(length=20, choices=AttendanceStatus)
+    note = Varchar(length=500, default="")
+    recorded_by = ForeignKey(references=Person, null=True, on_delete=OnDelete.set_null)
+    recorded_at = Timestamptz(default=TimestamptzNow())

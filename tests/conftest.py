@@ -257,9 +257,10 @@ class World:
 async def world(database: Any) -> World:
     import datetime as dt
 
-    from facilitators.services import CurrentUser, PersonInput
-    from sessions.schedule import WeeklyRule
-    from sessions.services import CohortInput, add_participant, create_cohort
+    from facilitators.services import CurrentUser
+    from sessions.roster import add_participant
+    from sessions.schedule import ScheduleRule
+    from sessions.services import CohortInput, create_cohort
     from sessions.tables import CurriculumTemplate
 
     admin = await make_person("admin@example.org", {"admin"})
@@ -281,18 +282,16 @@ async def world(database: Any) -> World:
         ("Cohort A", fac_a, part_a),
         ("Cohort B", fac_b, part_b),
     ):
-        cohort_id = await create_cohort(
+        created = await create_cohort(
             CohortInput(
                 name=name,
                 timezone="America/Chicago",
                 curriculum_id=curriculum["id"],
                 facilitator_ids=(facilitator.id,),
-                schedule=WeeklyRule(start, dt.time(15, 0)),
+                schedule=ScheduleRule(first_date=start, start_time=dt.time(15, 0)),
             ),
             actor=acting,
         )
-        await add_participant(
-            cohort_id, PersonInput(name=participant.name, email=participant.email), actor=acting
-        )
-        cohorts.append(cohort_id)
+        await add_participant(created.id, participant.email, None, actor=acting)
+        cohorts.append(created.id)
     return World(admin, staff, fac_a, fac_b, part_a, part_b, cohorts[0], cohorts[1])

@@ -3,10 +3,13 @@ explicit table of expected status codes. A route with no row fails; so does a ro
 
 API routes are called with the person's Bearer token; pages with a signed-in browser (a form
 post carries a valid CSRF token, so what is tested is the permission, not the CSRF check).
+Roles are called in the order of ROLES, against one fresh world per route, so a row's codes
+may reflect what an earlier role did (the facilitator publishes; staff then get 409).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,17 +24,26 @@ ROLES = ("anonymous", "participant_a", "participant_b", "facilitator_a", "staff"
 
 
 @dataclass(frozen=True)
+class Ids:
+    session_a: int
+    enrollment_a: int
+    token_a: int
+    builtin_curriculum: int
+    copy_by_facilitator_a: int
+
+
+Body = dict[str, Any] | Callable[[World, Ids, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Row:
     """Expected status per role, in the order of ROLES."""
 
     statuses: tuple[int, int, int, int, int, int]
-    path: Callable[[World, dict[str, int]], str] | None = None
-    json: dict[str, Any] | Callable[[World], dict[str, Any]] | None = None
-    form: dict[str, Any] | Callable[[World], dict[str, Any]] = field(default_factory=dict)
-
-
-def person_a(w: World) -> str:
-    return f"/admin/people/{w.participant_a.id}"
+    path: Callable[[World, Ids], str] | None = None
+    json: Body | None = None
+    form: Body = field(default_factory=dict)
+    csv: bytes | None = None
 
 
 ALL_200 = (200, 200, 200, 200, 200, 200)
@@ -39,13 +51,58 @@ SIGNED_IN_API = (401, 200, 200, 200, 200, 200)
 SIGNED_IN_PAGE = (302, 200, 200, 200, 200, 200)
 ADMIN_PAGE = (302, 403, 403, 403, 403, 200)
 ADMIN_FORM = (302, 403, 403, 403, 403, 302)
-COHORT_A_READ_API = (401, 200, 404, 200, 200, 200)
-COHORT_A_MANAGE_API = (401, 403, 404, 200, 200, 200)
-COHORT_A_READ_PAGE = (302, 200, 404, 200, 200, 200)
-COHORT_A_MANAGE_PAGE = (302, 403, 404, 200, 200, 200)
-COHORT_A_MANAGE_FORM = (302, 403, 404, 302, 302, 302)
+READ_API = (401, 200, 404, 200, 200, 200)
+MANAGE_API = (401, 403, 404, 200, 200, 200)
+CREATE_API = (401, 403, 404, 201, 201, 201)
+READ_PAGE = (302, 200, 404, 200, 200, 200)
+MANAGE_PAGE = (302, 403, 404, 200, 200, 200)
+MANAGE_FORM = (302, 403, 404, 302, 302, 302)
+# After the facilitator has done it, doing it again is a conflict.
+ONCE_API = (401, 403, 404, 200, 409, 409)
 
 NEW_PERSON = {"email": "someone.new@example.edu", "name": "Someone New"}
+ROLE_HOUR = {role: 8 + index for index, role in enumerate(ROLES)}
+
+
+def person_a(w: World) -> str:
+    return f"/admin/people/{w.participant_a.id}"
+
+
+def session_a(w: World, ids: Ids) -> str:
+    return f"/sessions/{ids.session_a}"
+
+
+def api_session_a(w: World, ids: Ids) -> str:
+    return f"/api/sessions/{ids.session_a}"
+
+
+def enrollment_a(prefix: str) -> Callable[[World, Ids], str]:
+    return lambda w, ids: f"{prefix}/cohorts/{w.cohort_a}/participants/{ids.enrollment_a}"
+
+
+def new_session(w: World, ids: Ids, role: str) -> dict[str, Any]:
+    # Each role adds its own session at its own hour, so that none overlaps another.
+    return {
+        "title": f"Make-up ({role})",
+        "date": "2031-01-15",
+        "start_time": f"{ROLE_HOUR[role]:02d}:00",
+    }
+
+
+def session_a_as_it_is(w: World, ids: Ids, role: str) -> dict[str, Any]:
+    start = dt.date.today() + dt.timedelta(days=7)
+    return {"title": "Renamed", "date": start.isoformat(), "start_time": "15:00", "minutes": "60"}
+
+
+def template_edit(w: World, ids: Ids, role: str) -> dict[str, Any]:
+    return {
+        "name": f"Edited by {role}",
+        "description": "",
+        "row_count": "1",
+        "title_0": "Only session",
+        "minutes_0": "90",
+    }
+
 
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/health"): Row(ALL_200),
@@ -53,26 +110,61 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/schema/openapi.json"): Row(ALL_200),
     ("GET", "/schema/{path:str}"): Row((404,) * 6, path=lambda w, ids: "/schema/nothing-here"),
     ("GET", "/static/{file_path:path}"): Row(ALL_200, path=lambda w, ids: "/static/css/app.css"),
-    # JSON API
+    # JSON API: people, curricula, cohorts
     ("GET", "/api/me"): Row(SIGNED_IN_API),
     ("GET", "/api/competencies"): Row(SIGNED_IN_API),
     ("GET", "/api/curricula"): Row(SIGNED_IN_API),
     ("GET", "/api/cohorts"): Row(SIGNED_IN_API),
     ("POST", "/api/cohorts"): Row(
         (401, 403, 403, 201, 201, 201),
-        json=lambda w: {
+        json=lambda w, ids, role: {
             "name": "Matrix cohort",
             "timezone": "UTC",
             "facilitator_ids": [w.facilitator_a.id],
         },
     ),
-    ("GET", "/api/cohorts/{cohort_id:int}"): Row(COHORT_A_READ_API),
-    ("PATCH", "/api/cohorts/{cohort_id:int}"): Row(
-        COHORT_A_MANAGE_API, json={"location": "Room 1"}
+    ("GET", "/api/cohorts/{cohort_id:int}"): Row(READ_API),
+    ("PATCH", "/api/cohorts/{cohort_id:int}"): Row(MANAGE_API, json={"location": "Room 1"}),
+    ("GET", "/api/cohorts/{cohort_id:int}/participants"): Row(MANAGE_API),
+    ("POST", "/api/cohorts/{cohort_id:int}/participants"): Row(CREATE_API, json=NEW_PERSON),
+    ("POST", "/api/cohorts/{cohort_id:int}/participants/{enrollment_id:int}/withdraw"): Row(
+        ONCE_API, path=lambda w, ids: enrollment_a("/api")(w, ids) + "/withdraw"
     ),
-    ("GET", "/api/cohorts/{cohort_id:int}/participants"): Row(COHORT_A_MANAGE_API),
-    ("POST", "/api/cohorts/{cohort_id:int}/participants"): Row(
-        (401, 403, 404, 201, 201, 201), json=NEW_PERSON
+    ("POST", "/api/cohorts/{cohort_id:int}/participants/{enrollment_id:int}/promote"): Row(
+        (401, 403, 404, 409, 409, 409),
+        path=lambda w, ids: enrollment_a("/api")(w, ids) + "/promote",
+    ),
+    ("POST", "/api/cohorts/{cohort_id:int}/roster"): Row(
+        MANAGE_API,
+        path=lambda w, ids: f"/api/cohorts/{w.cohort_a}/roster?dry_run=true",
+        csv=b"email,name\nnew.one@example.edu,New One\n",
+    ),
+    ("GET", "/api/cohorts/{cohort_id:int}/completion"): Row(READ_API),
+    ("GET", "/api/cohorts/{cohort_id:int}/sessions"): Row(READ_API),
+    ("POST", "/api/cohorts/{cohort_id:int}/sessions"): Row(CREATE_API, json=new_session),
+    ("POST", "/api/cohorts/{cohort_id:int}/publish"): Row(ONCE_API),
+    ("POST", "/api/cohorts/{cohort_id:int}/clone"): Row(
+        CREATE_API,
+        json={"name": "Next term", "schedule": {"first_date": "2031-02-05", "start_time": "15:00"}},
+    ),
+    ("PATCH", "/api/sessions/{session_id:int}"): Row(
+        MANAGE_API, path=api_session_a, json={"title": "Renamed"}
+    ),
+    ("POST", "/api/sessions/{session_id:int}/cancel"): Row(
+        ONCE_API, path=lambda w, ids: api_session_a(w, ids) + "/cancel"
+    ),
+    ("POST", "/api/sessions/{session_id:int}/restore"): Row(
+        (401, 403, 404, 409, 409, 409), path=lambda w, ids: api_session_a(w, ids) + "/restore"
+    ),
+    ("GET", "/api/sessions/{session_id:int}/attendance"): Row(
+        MANAGE_API, path=lambda w, ids: api_session_a(w, ids) + "/attendance"
+    ),
+    ("PUT", "/api/sessions/{session_id:int}/attendance"): Row(
+        MANAGE_API,
+        path=lambda w, ids: api_session_a(w, ids) + "/attendance",
+        json=lambda w, ids, role: {
+            "marks": [{"enrollment_id": ids.enrollment_a, "status": "present"}]
+        },
     ),
     # Pages: signing in and one's own account
     ("GET", "/sign-in"): Row((200, 302, 302, 302, 302, 302)),
@@ -82,15 +174,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/sign-out"): Row((302,) * 6),
     ("GET", "/"): Row(SIGNED_IN_PAGE),
     ("GET", "/account"): Row(SIGNED_IN_PAGE),
-    ("POST", "/account/tokens"): Row(SIGNED_IN_PAGE, form={"name": "matrix"}),
+    ("POST", "/account/tokens"): Row((302,) * 6, form={"name": "matrix"}),
     ("POST", "/account/password"): Row(
         (302, 422, 422, 422, 422, 422),
         form={"current_password": "wrong", "new_password": "x" * 12, "confirm_password": "x" * 12},
     ),
     # Revoking participant A's token: only participant A may, from their own account.
     ("POST", "/account/tokens/{token_id:int}/revoke"): Row(
-        (302, 302, 404, 404, 404, 404),
-        path=lambda w, ids: f"/account/tokens/{ids['token_a']}/revoke",
+        (302, 302, 404, 404, 404, 404), path=lambda w, ids: f"/account/tokens/{ids.token_a}/revoke"
     ),
     # Administration
     ("GET", "/admin/people"): Row(ADMIN_PAGE),
@@ -114,37 +205,102 @@ MATRIX: dict[tuple[str, str], Row] = {
         form={"password": "a long new password"},
     ),
     ("POST", "/admin/people/{person_id:int}/tokens/{token_id:int}/revoke"): Row(
-        ADMIN_FORM, path=lambda w, ids: person_a(w) + f"/tokens/{ids['token_a']}/revoke"
+        ADMIN_FORM, path=lambda w, ids: person_a(w) + f"/tokens/{ids.token_a}/revoke"
     ),
     # Cohort pages
     ("GET", "/cohorts"): Row(SIGNED_IN_PAGE),
     ("GET", "/cohorts/new"): Row((302, 403, 403, 200, 200, 200)),
     ("POST", "/cohorts/new"): Row(
         (302, 403, 403, 302, 302, 302),
-        form=lambda w: {
+        form=lambda w, ids, role: {
             "name": "Matrix page cohort",
             "timezone": "UTC",
             "facilitator_ids": str(w.facilitator_a.id),
         },
     ),
-    ("GET", "/cohorts/{cohort_id:int}"): Row(COHORT_A_READ_PAGE),
-    ("GET", "/cohorts/{cohort_id:int}/edit"): Row(COHORT_A_MANAGE_PAGE),
+    ("GET", "/cohorts/{cohort_id:int}"): Row(READ_PAGE),
+    ("GET", "/cohorts/{cohort_id:int}/edit"): Row(MANAGE_PAGE),
     ("POST", "/cohorts/{cohort_id:int}/edit"): Row(
-        COHORT_A_MANAGE_FORM,
-        form=lambda w: {
+        MANAGE_FORM,
+        form=lambda w, ids, role: {
             "name": "Cohort A",
             "timezone": "America/Chicago",
             "modality": "in_person",
             "facilitator_ids": str(w.facilitator_a.id),
+            "completion_percent": "75",
         },
     ),
-    ("POST", "/cohorts/{cohort_id:int}/participants"): Row(COHORT_A_MANAGE_FORM, form=NEW_PERSON),
+    ("POST", "/cohorts/{cohort_id:int}/publish"): Row(MANAGE_FORM),
+    ("POST", "/cohorts/{cohort_id:int}/status"): Row(MANAGE_FORM, form={"status": "cancelled"}),
+    ("POST", "/cohorts/{cohort_id:int}/schedule"): Row(
+        (302, 403, 404, 409, 409, 409), form={"first_date": "2031-01-01", "start_time": "10:00"}
+    ),
+    ("GET", "/cohorts/{cohort_id:int}/clone"): Row(MANAGE_PAGE),
+    ("POST", "/cohorts/{cohort_id:int}/clone"): Row(
+        MANAGE_FORM, form={"name": "Next term", "first_date": "2031-02-05", "start_time": "15:00"}
+    ),
+    ("GET", "/cohorts/{cohort_id:int}/sessions/new"): Row(MANAGE_PAGE),
+    ("POST", "/cohorts/{cohort_id:int}/sessions/new"): Row(MANAGE_FORM, form=new_session),
+    ("GET", "/cohorts/{cohort_id:int}/roster"): Row(MANAGE_PAGE),
+    ("GET", "/cohorts/{cohort_id:int}/roster.csv"): Row(MANAGE_PAGE),
+    ("POST", "/cohorts/{cohort_id:int}/roster/import"): Row(
+        MANAGE_PAGE,
+        form={"csv_text": "email,name\nnew.one@example.edu,New One\n", "action": "preview"},
+    ),
+    ("POST", "/cohorts/{cohort_id:int}/participants"): Row(MANAGE_FORM, form=NEW_PERSON),
+    ("POST", "/cohorts/{cohort_id:int}/participants/{enrollment_id:int}/withdraw"): Row(
+        MANAGE_FORM, path=lambda w, ids: enrollment_a("")(w, ids) + "/withdraw"
+    ),
+    ("POST", "/cohorts/{cohort_id:int}/participants/{enrollment_id:int}/promote"): Row(
+        MANAGE_FORM, path=lambda w, ids: enrollment_a("")(w, ids) + "/promote"
+    ),
+    # Session pages
+    ("GET", "/sessions/{session_id:int}"): Row(READ_PAGE, path=session_a),
+    ("POST", "/sessions/{session_id:int}/edit"): Row(
+        MANAGE_FORM, path=lambda w, ids: session_a(w, ids) + "/edit", form=session_a_as_it_is
+    ),
+    ("POST", "/sessions/{session_id:int}/cancel"): Row(
+        MANAGE_FORM, path=lambda w, ids: session_a(w, ids) + "/cancel"
+    ),
+    ("POST", "/sessions/{session_id:int}/restore"): Row(
+        MANAGE_FORM, path=lambda w, ids: session_a(w, ids) + "/restore"
+    ),
+    ("GET", "/sessions/{session_id:int}/attendance"): Row(
+        MANAGE_PAGE, path=lambda w, ids: session_a(w, ids) + "/attendance"
+    ),
+    ("POST", "/sessions/{session_id:int}/attendance"): Row(
+        MANAGE_FORM,
+        path=lambda w, ids: session_a(w, ids) + "/attendance",
+        form=lambda w, ids, role: {"enrollment_id": str(ids.enrollment_a), "status": "late"},
+    ),
+    ("GET", "/sessions/{session_id:int}/sign-in-sheet"): Row(
+        MANAGE_PAGE, path=lambda w, ids: session_a(w, ids) + "/sign-in-sheet"
+    ),
+    # Curriculum templates: anyone signed in reads them; facilitators and office copy them;
+    # a copy is edited by whoever made it and by office staff.
+    ("GET", "/curricula"): Row(SIGNED_IN_PAGE),
+    ("GET", "/curricula/{curriculum_id:int}"): Row(
+        SIGNED_IN_PAGE, path=lambda w, ids: f"/curricula/{ids.builtin_curriculum}"
+    ),
+    ("POST", "/curricula/{curriculum_id:int}/copy"): Row(
+        (302, 403, 403, 302, 302, 302),
+        path=lambda w, ids: f"/curricula/{ids.builtin_curriculum}/copy",
+    ),
+    ("GET", "/curricula/{curriculum_id:int}/edit"): Row(
+        (302, 403, 403, 200, 200, 200),
+        path=lambda w, ids: f"/curricula/{ids.copy_by_facilitator_a}/edit",
+    ),
+    ("POST", "/curricula/{curriculum_id:int}/edit"): Row(
+        (302, 403, 403, 302, 302, 302),
+        path=lambda w, ids: f"/curricula/{ids.copy_by_facilitator_a}/edit",
+        form=template_edit,
+    ),
 }
 
 
 def _per_role(body: dict[str, Any], role: str) -> dict[str, Any]:
     """Each role adds a different new person, so that a second add is not a duplicate."""
-    if "@example.edu" in str(body.get("email", "")) and body.get("name") == NEW_PERSON["name"]:
+    if body.get("name") == NEW_PERSON["name"]:
         return {**body, "email": body["email"].replace("@", f".{role}@")}
     return body
 
@@ -166,23 +322,51 @@ def test_every_route_has_a_row_and_every_row_a_route() -> None:
     assert sorted(MATRIX.keys() - routes) == [], "rows for routes that no longer exist"
 
 
-def concrete_path(template: str, row: Row, world: World, ids: dict[str, int]) -> str:
-    """The row's own path when it has one; otherwise the template with cohort A's id."""
-    if row.path is not None:
-        return row.path(world, ids)
-    return template.replace("{cohort_id:int}", str(world.cohort_a))
+async def _ids(world: World) -> Ids:
+    from facilitators.services import CurrentUser, list_tokens
+    from sessions.curricula import copy_curriculum, list_curricula
+    from sessions.tables import Enrollment, Session
+
+    session = (
+        await Session.select(Session.id)
+        .where(Session.cohort == world.cohort_a)
+        .order_by(Session.position)
+        .first()
+    )
+    enrollment = (
+        await Enrollment.select(Enrollment.id)
+        .where(
+            (Enrollment.cohort == world.cohort_a) & (Enrollment.person == world.participant_a.id)
+        )
+        .first()
+    )
+    assert session is not None and enrollment is not None
+    builtin = next(c for c in await list_curricula() if c.builtin)
+    facilitator = CurrentUser(
+        world.facilitator_a.id, "Fac A", world.facilitator_a.email, frozenset({"facilitator"})
+    )
+    return Ids(
+        session_a=session["id"],
+        enrollment_a=enrollment["id"],
+        token_a=(await list_tokens(world.participant_a.id))[0].id,
+        builtin_curriculum=builtin.id,
+        copy_by_facilitator_a=await copy_curriculum(builtin.id, "Fac A's copy", actor=facilitator),
+    )
 
 
 @pytest.mark.parametrize(("method", "template"), app_routes())
 async def test_route_answers_each_role_as_the_matrix_says(
     method: str, template: str, make_client: Any, world: World
 ) -> None:
-    from facilitators.services import list_tokens
-
     row = MATRIX.get((method, template))
     assert row is not None, f"{method} {template} has no row in the authorization matrix"
-    ids = {"token_a": (await list_tokens(world.participant_a.id))[0].id}
+    ids = await _ids(world)
     is_api = template.startswith("/api/")
+    path = (
+        row.path(world, ids)
+        if row.path
+        else template.replace("{cohort_id:int}", str(world.cohort_a))
+    )
     observed = []
     for role in ROLES:
         person = world.as_role(role)
@@ -193,22 +377,42 @@ async def test_route_answers_each_role_as_the_matrix_says(
                 headers = person.auth
             else:
                 await sign_in(client, person.email)
-        path = concrete_path(template, row, world, ids)
         if method == "GET":
             response = await client.get(path, headers=headers)
+        elif is_api and row.csv is not None:
+            response = await client.request(
+                method, path, headers={**headers, "Content-Type": "text/csv"}, content=row.csv
+            )
         elif is_api:
-            body = row.json(world) if callable(row.json) else row.json or {}
+            body = row.json(world, ids, role) if callable(row.json) else row.json or {}
             response = await client.request(
                 method, path, headers=headers, json=_per_role(body, role)
             )
         else:
             token = await csrf_token(client, "/sign-in")
-            fields = row.form(world) if callable(row.form) else row.form
-            form = {**_per_role(fields, role), "_csrf_token": token}
-            response = await client.post(path, headers=headers, data=form)
+            fields = row.form(world, ids, role) if callable(row.form) else row.form
+            response = await client.post(
+                path, headers=headers, data={**_per_role(fields, role), "_csrf_token": token}
+            )
         observed.append(response.status_code)
     expected = row.statuses
     assert tuple(observed) == expected, f"{method} {template}: " + ", ".join(
         f"{r}={o}" + ("" if o == e else f" (expected {e})")
         for r, o, e in zip(ROLES, observed, expected, strict=True)
     )
+
+
+async def test_the_facilitator_of_a_cannot_reach_cohort_b(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The matrix's facilitator is of cohort A; the same rules hold against cohort B."""
+    b = world.cohort_b
+    auth = world.facilitator_a.auth
+    assert (await client.get(f"/api/cohorts/{b}", headers=auth)).status_code == 404
+    assert (
+        await client.patch(f"/api/cohorts/{b}", headers=auth, json={"location": "x"})
+    ).status_code == 404
+    assert (await client.get(f"/api/cohorts/{b}/participants", headers=auth)).status_code == 404
+    await sign_in(client, world.facilitator_a.email)
+    assert (await client.get(f"/cohorts/{b}")).status_code == 404
+    assert (await client.get(f"/cohorts/{b}/roster")).status_code == 404

@@ -140,7 +140,7 @@ def test_demo_loads_once_and_its_sign_in_works(fresh_env: dict[str, str], server
         assert "Entering Mentoring: Life Sciences" in dashboard.text
         cohort_id = re.search(r'href="/cohorts/(\d+)">Entering Mentoring', dashboard.text)
         assert cohort_id is not None
-        cohort = browser.get(f"/cohorts/{cohort_id.group(1)}")
+        cohort = browser.get(f"/cohorts/{cohort_id.group(1)}/roster")
         assert (
             cohort.text.count("@example.edu") == 10
         )  # ten participants, emails shown to facilitators

@@ -71,7 +71,7 @@ async def test_a_failed_transaction_leaves_nothing_behind(database: Any) -> None
 
     with pytest.raises(RuntimeError):
         async with Person._meta.db.transaction():
-            await Person.insert(Person(name="Half", email="half@example.org"))
+            await Person.insert(Person(name="Half", email="half@example.org", email_key="half@"))
             raise RuntimeError("boom")
     assert await Person.count().where(Person.email == "half@example.org") == 0
 
@@ -86,8 +86,8 @@ async def test_sqlite_engine_keeps_its_connections(database: Any) -> None:
     # Readers are created on demand up to the pool size and then reused, never one per query.
     assert 1 <= len(database._all_readers) <= database._max_readers
     writer = database._writer
-    await Person.insert(Person(name="W", email="w@example.org"))
-    await Person.insert(Person(name="W2", email="w2@example.org"))
+    await Person.insert(Person(name="W", email="w@example.org", email_key="w@example.org"))
+    await Person.insert(Person(name="W2", email="w2@example.org", email_key="w2@example.org"))
     assert database._writer is writer
 
 

@@ -25,6 +25,9 @@ async def test_a_facilitator_signs_in_sees_the_dashboard_and_opens_the_cohort(vi
     assert await page.get_by_role("heading", name="Entering Mentoring: Life Sciences").is_visible()
     sessions = page.get_by_role("table", name=re.compile("Sessions of"))
     assert await sessions.get_by_role("row").count() == 9  # header + 8 sessions
+    assert await page.get_by_text("Hannah Brooks").is_visible()
+    await page.get_by_role("link", name="Roster and attendance").click()
+    await visit.check()
     assert await page.get_by_role("cell", name="hannah.brooks@example.edu").is_visible()
 
 

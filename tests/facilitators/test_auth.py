@@ -119,7 +119,16 @@ async def test_deactivating_a_person_ends_their_session_and_tokens(
     api = await make_client().get("/api/me", headers=world.participant_a.auth)
     assert api.status_code == 401
     again = await sign_in(make_client(), world.participant_a.email)
-    assert again.status_code == 400
+    assert again.status_code == 403
+    assert "deactivated" in again.text  # they know the password: tell them why
+    wrong = await sign_in(make_client(), world.participant_a.email, "not the password")
+    assert wrong.status_code == 400 and "deactivated" not in wrong.text
+    from facilitators.services import set_active as reactivate
+
+    await reactivate(world.participant_a.id, True, actor_id=world.admin.id)
+    # Old cookies and tokens stay dead after reactivation.
+    assert (await client.get("/")).status_code == 302
+    assert (await make_client().get("/api/me", headers=world.participant_a.auth)).status_code == 401
 
 
 async def test_a_password_reset_signs_the_person_out_everywhere(
@@ -204,9 +213,11 @@ async def test_revoked_tokens_stop_working_at_once(client: httpx.AsyncClient, wo
 
     await sign_in(client, world.facilitator_a.email)
     created = await post_form(client, "/account/tokens", {"name": "roster script"}, page="/account")
-    assert created.status_code == 200
-    assert "shown only once" in created.text
-    token = created.text.split('<code class="token">')[1].split("</code>")[0]
+    assert created.status_code == 302  # a redirect: reloading the page makes no second token
+    shown = await client.get("/account")
+    assert "shown only once" in shown.text
+    token = shown.text.split('<code class="token">')[1].split("</code>")[0]
+    assert "shown only once" not in (await client.get("/account")).text
     assert (
         await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     ).status_code == 200

@@ -3,12 +3,11 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.table import Table
 
-ID = "2026-11-23T02:40:00:000000"
+ID = "2026-11-23T02:59:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "unique lower(email), unique (person, role), lookup indexes"
+DESCRIPTION = "unique (person, role), lookup indexes"
 
 STATEMENTS = [
-    "CREATE UNIQUE INDEX person_email_lower_key ON person (lower(email))",
     "CREATE UNIQUE INDEX role_grant_person_role_key ON role_grant (person, role)",
     "CREATE INDEX api_token_person_idx ON api_token (person)",
     "CREATE INDEX audit_entry_at_idx ON audit_entry (at)",

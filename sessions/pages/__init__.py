@@ -1,0 +1,16 @@
+"""The sessions app's HTML pages, one module per area."""
+
+from sessions.pages.cohorts import CohortPages, DashboardPages
+from sessions.pages.curricula import CurriculumPages
+from sessions.pages.roster import AttendancePages, RosterPages
+from sessions.pages.session import MakeUpSessionPages, SessionPages
+
+PAGES = [
+    DashboardPages,
+    CohortPages,
+    SessionPages,
+    MakeUpSessionPages,
+    RosterPages,
+    AttendancePages,
+    CurriculumPages,
+]
