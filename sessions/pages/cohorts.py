@@ -87,6 +87,11 @@ def month_view(sessions: tuple[SessionRow, ...], zone: str) -> list[Month]:
     ]
 
 
+def _ordered(statuses: set[str]) -> list[str]:
+    """Next states in lifecycle order, cancelling last."""
+    return [s for s in STATUS_LABELS if s in statuses]
+
+
 class DashboardPages(Controller):
     include_in_schema = False
     guards = [signed_in]
@@ -205,7 +210,7 @@ class CohortPages(Controller):
                 "my_completion": mine,
                 "counted_sessions": sessions,
                 "rule_text": attendance.rule_text(summary.completion, len(sessions)),
-                "transitions": sorted(STATUS_TRANSITIONS[summary.status]),
+                "transitions": _ordered(STATUS_TRANSITIONS[summary.status]),
                 "status_labels": STATUS_LABELS,
                 "curricula": await curricula.list_curricula() if not detail.sessions else [],
                 "weekdays": WEEKDAYS,
@@ -367,7 +372,7 @@ class CohortPages(Controller):
                     "my_completion": None,
                     "counted_sessions": [],
                     "rule_text": "",
-                    "transitions": sorted(STATUS_TRANSITIONS[detail.summary.status]),
+                    "transitions": _ordered(STATUS_TRANSITIONS[detail.summary.status]),
                     "status_labels": STATUS_LABELS,
                     "curricula": await curricula.list_curricula(),
                     "weekdays": WEEKDAYS,
