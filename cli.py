@@ -71,9 +71,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if cmd_migrate(args) != 0:
         return 1
     settings = get_settings()
-    print(
-        f"mentorcircle is starting on http://{args.host}:{args.port} (BASE_URL={settings.base_url})"
-    )
+    print(f"mentorcircle is starting on http://{args.host}:{args.port}")
+    if settings.base_url != f"http://{args.host}:{args.port}":
+        print(f"  Links in messages use BASE_URL={settings.base_url}.")
     uvicorn.run(
         "app:create_app",
         factory=True,

@@ -814,16 +814,17 @@ class SessionChangeResult:
 
 
 async def _session_for_update(session_id: int) -> dict[str, Any]:
-    row = await lock_for_update(
-        Session.select(
-            *Session.all_columns(),
-            Session.cohort.timezone.as_alias("timezone"),
-            Session.cohort.published_at.as_alias("published_at"),
-        ).where(Session.id == session_id)
-    ).first()
+    """The session's row (locked on PostgreSQL) with its cohort's timezone and publication."""
+    row = await lock_for_update(Session.select().where(Session.id == session_id)).first()
     if row is None:
         raise NotFound(f"no session with id {session_id}")
-    return row
+    cohort = (
+        await Cohort.select(Cohort.timezone, Cohort.published_at)
+        .where(Cohort.id == row["cohort"])
+        .first()
+    )
+    assert cohort is not None
+    return {**row, "timezone": cohort["timezone"], "published_at": cohort["published_at"]}
 
 
 async def _check_slot_free(

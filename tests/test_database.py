@@ -154,3 +154,103 @@ def test_migrations_run_forward_on_an_empty_postgresql_database(tmp_path: Path) 
         assert "(0 migration(s) applied now)" in again.stdout
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_WRITER_SCRIPT = """
+import asyncio, sys
+from facilitators.tables import Person
+from cli import migrate
+
+async def main(worker):
+    await migrate()
+    engine = Person._meta.db
+    for n in range(25):
+        async with engine.transaction():
+            row = await Person.select(Person.department).where(Person.email_key == "counter@example.org").first()
+            await asyncio.sleep(0.001)
+            await Person.update({Person.department: str(int(row["department"]) + 1)}).where(
+                Person.email_key == "counter@example.org"
+            )
+    await engine.close_connection_pool()
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_two_processes_writing_one_sqlite_file_never_see_database_is_locked(tmp_path: Path) -> None:
+    """Read-then-write transactions from two processes at once (the app and a CLI worker, say):
+    BEGIN IMMEDIATE and the busy timeout serialize them; no update is lost."""
+    import sqlite3
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "MENTORCIRCLE_VAR_DIR": str(tmp_path),
+    }
+    assert _migrate(env["DATABASE_URL"], tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "shared.sqlite3") as connection:
+        connection.execute(
+            "INSERT INTO person (name, email, email_key, department, career_stage, timezone, active, created_at)"
+            " VALUES ('Counter', 'counter@example.org', 'counter@example.org', '0', '', '', 1, '2026-01-01')"
+        )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER_SCRIPT, str(n)],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    errors = [w.communicate(timeout=120)[1] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], errors
+    with sqlite3.connect(tmp_path / "shared.sqlite3") as connection:
+        (value,) = connection.execute(
+            "SELECT department FROM person WHERE email_key = 'counter@example.org'"
+        ).fetchone()
+    assert value == "50"
+
+
+async def test_a_transaction_cancelled_while_waiting_leaves_the_writer_usable(
+    database: Any,
+) -> None:
+    """A client that disconnects while its transaction waits for another process's write lock
+    must not leave the shared writer connection inside a transaction."""
+    if database.engine_type != "sqlite":
+        pytest.skip("SQLite engine only")
+    import sqlite3
+
+    from facilitators.tables import Person
+
+    other_process = sqlite3.connect(database.path, timeout=1, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # holds SQLite's write lock, as another process would
+
+    async def write() -> None:
+        async with Person._meta.db.transaction():
+            await Person.insert(
+                Person(name="Ghost", email="ghost@example.org", email_key="ghost@example.org")
+            )
+
+    task = asyncio.create_task(write())
+    await asyncio.sleep(0.3)  # the task is now waiting in BEGIN IMMEDIATE (busy timeout)
+    task.cancel()
+    await asyncio.sleep(0.1)
+    other_process.execute("ROLLBACK")
+    other_process.close()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with Person._meta.db.transaction():
+        await Person.insert(
+            Person(name="Real", email="real@example.org", email_key="real@example.org")
+        )
+    await Person.insert(Person(name="Auto", email="auto@example.org", email_key="auto@example.org"))
+    emails = {row["email"] for row in await Person.select(Person.email)}
+    assert {"real@example.org", "auto@example.org"} <= emails
+    assert "ghost@example.org" not in emails
+    fresh = sqlite3.connect(database.path)
+    try:
+        seen = {row[0] for row in fresh.execute("SELECT email FROM person")}
+    finally:
+        fresh.close()
+    assert {"real@example.org", "auto@example.org"} <= seen  # committed, visible to others

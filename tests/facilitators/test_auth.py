@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import PASSWORD, World, csrf_token, make_person, post_form, sign_in
+from tests.conftest import PASSWORD, World, csrf_token, post_form, sign_in
 
 
 async def test_sign_in_with_the_right_password_opens_the_dashboard(
@@ -274,10 +274,3 @@ async def test_a_person_without_a_password_cannot_sign_in_with_an_empty_one(
         PersonInput(name="No Pass", email="nopass@example.edu"), {"participant"}, actor_id=None
     )
     assert (await sign_in(client, "nopass@example.edu", "")).status_code == 400
-
-
-async def test_make_person_helper_grants_requested_roles() -> None:
-    person = await make_person("helper@example.org", {"staff", "facilitator"})
-    from facilitators.services import get_person
-
-    assert (await get_person(person.id)).roles == ("facilitator", "staff")

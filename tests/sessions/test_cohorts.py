@@ -413,7 +413,8 @@ async def test_cohort_pages_answer_in_a_bounded_number_of_queries(
     await sign_in(client, world.staff.email)
     small = await cost()
     for n in range(11):
-        await client.post(
+        added = await client.post(
             url, headers=world.staff.auth, json={"email": f"p{n}@example.edu", "name": f"P {n}"}
         )
+        assert added.status_code == 201
     assert await cost() == small
