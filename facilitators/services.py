@@ -283,7 +283,13 @@ async def set_active(person_id: int, active: bool, *, actor_id: int | None) -> N
                 {Account.session_generation: Account.session_generation + 1}
             ).where(Account.person == person_id)
         await audit.record(
-            actor_id, "person.activate" if active else "person.deactivate", "person", person_id
+            actor_id,
+            "person.activate" if active else "person.deactivate",
+            "person",
+            person_id,
+            summary="Reactivated"
+            if active
+            else "Deactivated; tokens revoked, signed out everywhere",
         )
 
 
@@ -302,7 +308,13 @@ async def set_password(person_id: int, password: str, *, actor_id: int | None) -
             .where(Account.person == person_id)
             .returning(Account.session_generation)
         )
-        await audit.record(actor_id, "person.password", "person", person_id)
+        await audit.record(
+            actor_id,
+            "person.password",
+            "person",
+            person_id,
+            summary="Password set; signed out everywhere",
+        )
     return int(rows[0]["session_generation"])
 
 
@@ -447,7 +459,13 @@ async def authenticate_password(email: str, password: str) -> SignIn | None:
         await Account.update({Account.last_sign_in_at: _now()}).where(
             Account.person == row["person"]
         )
-        await audit.record(row["person"], "auth.sign_in", "person", row["person"])
+        await audit.record(
+            row["person"],
+            "auth.sign_in",
+            "person",
+            row["person"],
+            summary="Signed in with a password",
+        )
     user = CurrentUser(
         person_id=row["person"],
         name=row["name"],
