@@ -135,6 +135,25 @@ class AccountPages(Controller):
         flash(request, "Token revoked: it no longer works.")
         return Redirect(path="/account")
 
+    @post("/timezone")
+    async def set_timezone(
+        self, request: Request[Any, Any, Any], user: NamedDependency[CurrentUser]
+    ) -> Template | Redirect:
+        form = await form_data(request)
+        try:
+            zone = await services.set_own_timezone(user.person_id, form.get("timezone", ""))
+        except DomainError as error:
+            return await self._render(
+                user, errors=field_errors(error), status_code=error.status_code
+            )
+        flash(
+            request,
+            f"Times are now also shown in {zone}."
+            if zone
+            else "Times are shown in each cohort's timezone.",
+        )
+        return Redirect(path="/account")
+
     @post("/password")
     async def change_password(
         self, request: Request[Any, Any, Any], user: NamedDependency[CurrentUser]

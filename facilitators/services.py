@@ -268,6 +268,21 @@ async def set_roles(person_id: int, roles: set[str], *, actor_id: int | None) ->
         )
 
 
+async def set_own_timezone(person_id: int, timezone: str) -> str:
+    """A person sets the timezone their pages show times in (besides each cohort's)."""
+    zone = check_timezone(timezone, allow_empty=True)
+    async with Person._meta.db.transaction():
+        await Person.update({Person.timezone: zone}).where(Person.id == person_id)
+        await audit.record(
+            person_id,
+            "person.timezone",
+            "person",
+            person_id,
+            summary=f"Timezone set to {zone or 'none'}",
+        )
+    return zone
+
+
 async def set_active(person_id: int, active: bool, *, actor_id: int | None) -> None:
     if actor_id == person_id and not active:
         raise InvalidInput.single("active", "you cannot deactivate yourself")

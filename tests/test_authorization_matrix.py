@@ -175,6 +175,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(SIGNED_IN_PAGE),
     ("GET", "/account"): Row(SIGNED_IN_PAGE),
     ("POST", "/account/tokens"): Row((302,) * 6, form={"name": "matrix"}),
+    ("POST", "/account/timezone"): Row((302,) * 6, form={"timezone": "Europe/Paris"}),
     ("POST", "/account/password"): Row(
         (302, 422, 422, 422, 422, 422),
         form={"current_password": "wrong", "new_password": "x" * 12, "confirm_password": "x" * 12},

@@ -3,6 +3,9 @@ timezone and room changes, and cloning into a new term."""
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import httpx
 
 from tests.conftest import World, post_form, sign_in
@@ -381,3 +384,22 @@ async def test_pages_reschedule_cancel_and_restore_a_session(
     assert "Session cancelled." in (await client.get(page)).text
     await post_form(client, f"{page}/restore", {}, page=page)
     assert "Session restored." in (await client.get(page)).text
+
+
+async def test_a_viewer_in_another_timezone_sees_both_times(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await sign_in(client, world.participant_a.email)
+    page = f"/cohorts/{world.cohort_a}"
+    assert "Your time" not in (await client.get(page)).text
+    bad = await post_form(
+        client, "/account/timezone", {"timezone": "Atlantis/Capital"}, page="/account"
+    )
+    assert bad.status_code == 422 and "is not an IANA timezone" in bad.text
+    await post_form(client, "/account/timezone", {"timezone": "europe/berlin"}, page="/account")
+    text = (await client.get(page)).text
+    assert "Your time (Europe/Berlin)" in text
+    first = (await _sessions(client, world))[0]
+    berlin = dt.datetime.fromisoformat(first["starts_at"]).astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"{berlin:%H:%M}–{berlin + dt.timedelta(hours=1):%H:%M} {berlin.tzname()}" in text
+    assert "15:00–16:00 C" in text
