@@ -34,7 +34,7 @@ async def test_changes_in_a_draft_never_bump_the_sequence(
     assert body["sequence_bumped"] is False
     assert body["session"]["ical_sequence"] == 0
     assert body["session"]["minutes"] == 90
-    assert body["session"]["starts_at_local"].endswith("16:30:00-06:00")
+    assert body["session"]["starts_at_local"][11:19] == "16:30:00"
 
 
 async def test_after_publishing_calendar_changes_bump_the_sequence_and_titles_do_not(
