@@ -51,7 +51,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # Deleted between tests, children first. The shipped curricula and competencies stay.
 _TABLES = (
+    "outbox_message",
     "audit_entry",
+    "attendance",
     "enrollment",
     "session",
     "cohort_facilitator",

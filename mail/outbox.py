@@ -1,0 +1,213 @@
+"""The outbox: enqueue frozen messages (a key can be enqueued once), hold and release them,
+cancel what a change supersedes, and let dispatchers claim due messages under a lease.
+
+Callers hand over finished content, a key and topic labels; this module imports no app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from piccolo.query.functions.aggregate import Count
+
+from database import lock_for_update
+from mail.tables import MessageState, OutboxMessage
+
+QUEUED = MessageState.queued.value
+HELD = MessageState.held.value
+SENDING = MessageState.sending.value
+SENT = MessageState.sent.value
+FAILED = MessageState.failed.value
+CANCELLED = MessageState.cancelled.value
+WAITING = (HELD, QUEUED)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    key: str
+    kind: str
+    recipient: str
+    subject: str
+    content: bytes
+    message_id: str
+    send_after: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    held: bool = False
+    confidential: bool = False
+    cohort_id: int | None = None
+    session_id: int | None = None
+    person_id: int | None = None
+
+
+async def enqueue(messages: list[NewMessage]) -> int:
+    """Add messages; a key already in the outbox is left as it is (never a second email).
+    Returns how many were added. Runs in the caller's transaction when there is one."""
+    if not messages:
+        return 0
+    rows = (
+        await OutboxMessage.insert(
+            *[
+                OutboxMessage(
+                    key=m.key,
+                    kind=m.kind,
+                    recipient=m.recipient,
+                    subject=m.subject[:300],
+                    content=m.content,
+                    message_id=m.message_id,
+                    state=HELD if m.held and not m.confidential else QUEUED,
+                    send_after=m.send_after or _now(),
+                    expires_at=m.expires_at,
+                    confidential=m.confidential,
+                    cohort_id=m.cohort_id,
+                    session_id=m.session_id,
+                    person_id=m.person_id,
+                )
+                for m in messages
+            ]
+        )
+        .on_conflict(target=OutboxMessage.key, action="DO NOTHING")
+        .returning(OutboxMessage.id)
+    )
+    return len(rows)
+
+
+async def cancel_waiting(
+    *,
+    session_id: int | None = None,
+    person_id: int | None = None,
+    cohort_id: int | None = None,
+    kinds: tuple[str, ...] = (),
+    except_keys: tuple[str, ...] = (),
+) -> int:
+    """Cancel held or queued messages about a session, a person (in a cohort), or a cohort:
+    called in the same transaction as the change that supersedes them."""
+    if session_id is None and person_id is None and cohort_id is None:
+        raise ValueError("say which messages: by session, person or cohort")
+    where: Any = OutboxMessage.state.is_in(list(WAITING))
+    if session_id is not None:
+        where &= OutboxMessage.session_id == session_id
+    if person_id is not None:
+        where &= OutboxMessage.person_id == person_id
+    if cohort_id is not None:
+        where &= OutboxMessage.cohort_id == cohort_id
+    if kinds:
+        where &= OutboxMessage.kind.is_in(list(kinds))
+    if except_keys:
+        where &= OutboxMessage.key.not_in(list(except_keys))
+    rows = (
+        await OutboxMessage.update({OutboxMessage.state: CANCELLED})
+        .where(where)
+        .returning(OutboxMessage.id)
+    )
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    key: str
+    recipient: str
+    content: bytes
+    attempts: int
+    expires_at: dt.datetime | None
+
+
+async def claim(batch: int, lease_seconds: float, now: dt.datetime | None = None) -> list[Claimed]:
+    """Take up to `batch` due messages for sending. A message is due when queued and its time
+    has come, or when a dispatcher's lease on it ran out (that dispatcher died). PostgreSQL:
+    FOR UPDATE SKIP LOCKED, so that dispatchers never claim the same message; SQLite: the
+    IMMEDIATE transaction does the same."""
+    now = now or _now()
+    due = ((OutboxMessage.state == QUEUED) & (OutboxMessage.send_after <= now)) | (
+        (OutboxMessage.state == SENDING) & (OutboxMessage.lease_until < now)
+    )
+    async with OutboxMessage._meta.db.transaction():
+        query = OutboxMessage.select(
+            OutboxMessage.id,
+            OutboxMessage.key,
+            OutboxMessage.recipient,
+            OutboxMessage.content,
+            OutboxMessage.attempts,
+            OutboxMessage.expires_at,
+        ).where(due)
+        if query.engine_type == "postgres":
+            query = query.lock_rows("UPDATE", skip_locked=True)
+        else:
+            query = lock_for_update(query)
+        rows = (
+            await query.order_by(OutboxMessage.send_after).order_by(OutboxMessage.id).limit(batch)
+        )
+        if not rows:
+            return []
+        await OutboxMessage.update(
+            {
+                OutboxMessage.state: SENDING,
+                OutboxMessage.lease_until: now + dt.timedelta(seconds=lease_seconds),
+                OutboxMessage.attempts: OutboxMessage.attempts + 1,
+            }
+        ).where(OutboxMessage.id.is_in([row["id"] for row in rows]))
+    return [
+        Claimed(
+            id=row["id"],
+            key=row["key"],
+            recipient=row["recipient"],
+            content=bytes(row["content"]),
+            attempts=row["attempts"] + 1,
+            expires_at=row["expires_at"],
+        )
+        for row in rows
+    ]
+
+
+async def mark_sent(message_id: int, code: int, reply: str) -> None:
+    await OutboxMessage.update(
+        {
+            OutboxMessage.state: SENT,
+            OutboxMessage.sent_at: _now(),
+            OutboxMessage.last_code: code,
+            OutboxMessage.last_error: "" if 200 <= code < 300 else reply[:2000],
+            OutboxMessage.lease_until: None,
+        }
+    ).where((OutboxMessage.id == message_id) & (OutboxMessage.state == SENDING))
+
+
+async def mark_retry(message_id: int, code: int | None, reply: str, retry_at: dt.datetime) -> None:
+    await OutboxMessage.update(
+        {
+            OutboxMessage.state: QUEUED,
+            OutboxMessage.send_after: retry_at,
+            OutboxMessage.last_code: code,
+            OutboxMessage.last_error: reply[:2000],
+            OutboxMessage.lease_until: None,
+        }
+    ).where((OutboxMessage.id == message_id) & (OutboxMessage.state == SENDING))
+
+
+async def mark_failed(message_id: int, code: int | None, reply: str) -> None:
+    await OutboxMessage.update(
+        {
+            OutboxMessage.state: FAILED,
+            OutboxMessage.last_code: code,
+            OutboxMessage.last_error: reply[:2000],
+            OutboxMessage.lease_until: None,
+        }
+    ).where((OutboxMessage.id == message_id) & (OutboxMessage.state == SENDING))
+
+
+async def counts(cohort_id: int | None = None) -> dict[str, int]:
+    """Messages per state (for progress displays), in one query."""
+    query = OutboxMessage.select(OutboxMessage.state, Count(alias="n")).group_by(
+        OutboxMessage.state
+    )
+    if cohort_id is not None:
+        query = query.where(OutboxMessage.cohort_id == cohort_id)
+    result: dict[str, int] = {state.value: 0 for state in MessageState}
+    for row in await query:
+        result[row["state"]] = row["n"]
+    return result
