@@ -53,6 +53,8 @@ class Person(Table):
     career_stage = Varchar(length=40, default="", choices=CareerStage)
     timezone = Varchar(length=64, default="")
     active = Boolean(default=True)
+    # Bumped to revoke the person's calendar feed URL, which is derived, never stored.
+    feed_generation = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

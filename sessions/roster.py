@@ -21,6 +21,7 @@ from facilitators.services import (
 )
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import normalize_email
+from sessions import invites
 from sessions.access import require_cohort
 from sessions.roster_csv import RosterRow, RowProblem, parse_roster
 from sessions.services import size_warning
@@ -163,6 +164,8 @@ async def _enroll(
         ).returning(Enrollment.id)
         enrollment_id = int(saved[0]["id"])
     await _grant_participant_role(person_id, cohort, actor)
+    if status == ENROLLED:
+        await invites.send_schedule(cohort_id, person_ids=[person_id])
     await audit.record(
         actor.person_id,
         "enrollment.add",
@@ -241,7 +244,9 @@ async def _enrollment_in(cohort_id: int, enrollment_id: int) -> dict[str, Any]:
 
 async def _promote_first_waiting(cohort: dict[str, Any], actor: CurrentUser) -> str | None:
     waiting = (
-        await Enrollment.select(Enrollment.id, Enrollment.person.email.as_alias("email"))
+        await Enrollment.select(
+            Enrollment.id, Enrollment.person, Enrollment.person.email.as_alias("email")
+        )
         .where((Enrollment.cohort == cohort["id"]) & (Enrollment.status == WAITLISTED))
         .order_by(Enrollment.enrolled_at)
         .order_by(Enrollment.id)
@@ -250,6 +255,7 @@ async def _promote_first_waiting(cohort: dict[str, Any], actor: CurrentUser) -> 
     if waiting is None:
         return None
     await Enrollment.update({Enrollment.status: ENROLLED}).where(Enrollment.id == waiting["id"])
+    await invites.send_schedule(cohort["id"], person_ids=[waiting["person"]])
     await audit.record(
         actor.person_id,
         "enrollment.promote",
@@ -274,6 +280,7 @@ async def withdraw(cohort_id: int, enrollment_id: int, *, actor: CurrentUser) ->
         await Enrollment.update(
             {Enrollment.status: WITHDRAWN, Enrollment.withdrawn_at: _now()}
         ).where(Enrollment.id == enrollment_id)
+        await invites.send_withdrawal(cohort_id, row["person"])
         await audit.record(
             actor.person_id,
             "enrollment.withdraw",
@@ -297,6 +304,7 @@ async def promote(cohort_id: int, enrollment_id: int, *, actor: CurrentUser) -> 
         if row["status"] != WAITLISTED:
             raise Conflict(f"{row['email']} is {row['status']}, not on the waitlist")
         await Enrollment.update({Enrollment.status: ENROLLED}).where(Enrollment.id == enrollment_id)
+        await invites.send_schedule(cohort_id, person_ids=[row["person"]])
         await audit.record(
             actor.person_id,
             "enrollment.promote",

@@ -20,6 +20,7 @@ from facilitators import audit
 from facilitators.services import CurrentUser
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import check_timezone, optional_text, required_text
+from sessions import invites
 from sessions.access import can_manage_cohort, require_cohort, require_session, visible_cohort_ids
 from sessions.completion import CompletionRule
 from sessions.curricula import known_competency_codes
@@ -724,30 +725,28 @@ async def _replace_facilitators(
 async def _carry_to_future_sessions(
     cohort_id: int, before: dict[str, Any], after: dict[str, Any]
 ) -> None:
-    moved_zone = before["timezone"] != after["timezone"]
-    for key in ("location", "video_url"):
-        if before[key] != after[key]:
-            await Session.update({getattr(Session, key): after[key]}).where(
-                (Session.cohort == cohort_id)
-                & (Session.starts_at > _now())
-                & (getattr(Session, key) == before[key])
-            )
-    if not moved_zone:
-        return
+    """Sessions still to come follow the cohort: a new room or link where they used the old
+    one, the same local wall time in a new timezone. Published ones go out as updates."""
     old_zone, new_zone = ZoneInfo(before["timezone"]), ZoneInfo(after["timezone"])
     published = before["published_at"] is not None
     for row in await _future_sessions(cohort_id):
-        local = row["starts_at"].astimezone(old_zone)
-        starts_at, _ = local_to_utc(local.date(), local.time(), new_zone, "timezone")
-        length = row["ends_at"] - row["starts_at"]
-        if starts_at != row["starts_at"]:
-            await Session.update(
-                {
-                    Session.starts_at: starts_at,
-                    Session.ends_at: starts_at + length,
-                    Session.ical_sequence: row["ical_sequence"] + (1 if published else 0),
-                }
-            ).where(Session.id == row["id"])
+        values: dict[Any, Any] = {}
+        for key in ("location", "video_url"):
+            if before[key] != after[key] and row[key] == before[key]:
+                values[getattr(Session, key)] = after[key]
+        if old_zone != new_zone:
+            local = row["starts_at"].astimezone(old_zone)
+            starts_at, _ = local_to_utc(local.date(), local.time(), new_zone, "timezone")
+            if starts_at != row["starts_at"]:
+                values[Session.starts_at] = starts_at
+                values[Session.ends_at] = starts_at + (row["ends_at"] - row["starts_at"])
+        if not values:
+            continue
+        if published:
+            values[Session.ical_sequence] = row["ical_sequence"] + 1
+        await Session.update(values).where(Session.id == row["id"])
+        if published:
+            await invites.send_session_change(row["id"])
 
 
 async def publish_schedule(cohort_id: int, *, actor: CurrentUser) -> None:
@@ -775,13 +774,14 @@ async def publish_schedule(cohort_id: int, *, actor: CurrentUser) -> None:
                 Cohort.updated_at: _now(),
             }
         ).where(Cohort.id == cohort_id)
+        queued = await invites.send_schedule(cohort_id)
         await audit.record(
             actor.person_id,
             "cohort.publish",
             "cohort",
             cohort_id,
             cohort_id=cohort_id,
-            summary=f"Published the schedule ({scheduled} sessions)",
+            summary=f"Published the schedule ({scheduled} sessions, {queued} invitations queued)",
         )
 
 
@@ -857,6 +857,8 @@ async def _write_session_change(
         # Calendars replace an event only when its SEQUENCE grows (RFC 5546).
         update[Session.ical_sequence] = row["ical_sequence"] + 1
     await Session.update(update).where(Session.id == row["id"])
+    if bump:
+        await invites.send_session_change(row["id"])
     await audit.record(
         actor.person_id,
         action,
@@ -1002,6 +1004,9 @@ async def add_session(
             )
         ).returning(Session.id)
         session_id = int(saved[0]["id"])
+        await invites.send_schedule(
+            cohort_id
+        )  # only the new session: the others are queued already
         await audit.record(
             actor.person_id,
             "session.add",

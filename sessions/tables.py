@@ -123,6 +123,13 @@ class Cohort(Table):
     # ... where arriving late or leaving early may or may not count as attending.
     late_counts = Boolean(default=True)
     left_early_counts = Boolean(default=True)
+    # Mail: staff review messages before they go ("review first"), and who organizes the
+    # calendar events (the lead facilitator unless an office address is given).
+    review_mail = Boolean(default=False)
+    organizer_name = Varchar(length=200, default="")
+    organizer_email = Varchar(length=320, default="")
+    # Bumped to revoke the cohort's calendar feed URL (staff); see sessions/feeds.py.
+    feed_generation = Integer(default=0)
 
 
 class CohortFacilitator(Table):
