@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,8 @@ from facilitators.auth import AuthenticationMiddleware, session_config
 from facilitators.controllers import MeController
 from facilitators.guards import provide_user, provide_viewer
 from facilitators.pages import AccountPages, AdminPages, SignInPages
+from mail import dispatcher
+from mail.setup import configured_transport, dispatch_config, mail_leaves_machine
 from sessions.controllers import CohortController, CurriculumController, SessionController
 from sessions.pages import PAGES as SESSION_PAGES
 from settings import Settings, get_settings
@@ -36,6 +39,25 @@ from web import (
 )
 
 NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema"]
+
+
+@asynccontextmanager
+async def dispatcher_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """The outbox dispatcher as a task of the app, unless DISPATCH_IN_APP=false (then run
+    `mentorcircle dispatch` workers)."""
+    settings = get_settings()
+    if not settings.dispatch_in_app:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        dispatcher.run(configured_transport(settings), dispatch_config(settings), stop)
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 @asynccontextmanager
@@ -63,6 +85,7 @@ def _template_config() -> TemplateConfig[JinjaTemplateEngine]:
         return None if request is None else request.scope.get("user")
 
     environment.globals["viewer"] = viewer
+    environment.globals["mail_leaves_machine"] = mail_leaves_machine(get_settings())
     return TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -102,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=_template_config(),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_security_headers],
-        lifespan=[database_lifespan],
+        lifespan=[database_lifespan, dispatcher_lifespan],
         openapi_config=OpenAPIConfig(
             title="mentorcircle API",
             version="0.1.0",

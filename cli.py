@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import io
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -133,6 +134,94 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     return _run(work)
 
 
+def _parse_now(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Send what is due from the outbox: once (with a progress bar), or until stopped."""
+
+    async def work() -> int:
+        import signal
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from mail import dispatcher, outbox
+        from mail.setup import configured_transport, dispatch_config
+        from settings import get_settings
+
+        settings = get_settings()
+        transport = configured_transport(settings)
+        config = dispatch_config(settings)
+        now = _parse_now(args.now)
+        print(f"Sending through {transport.description}")
+        if not args.once:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await dispatcher.run(transport, config, stop)
+            return 0
+        due = (await outbox.counts())["queued"]
+        with Progress(
+            TextColumn("[bold]outbox"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            disable=not sys.stdout.isatty(),
+        ) as bar:
+            task = bar.add_task("send", total=due or None, detail="")
+
+            def show(progress: dispatcher.Progress) -> None:
+                bar.update(
+                    task,
+                    completed=progress.handled,
+                    detail=f"sent {progress.sent} · failed {progress.failed} · retry later {progress.retried}",
+                )
+
+            result = await dispatcher.dispatch_due(transport, config, now=now, on_progress=show)
+        print(f"sent {result.sent}, failed {result.failed}, to retry later {result.retried}")
+        for error in result.errors[:20]:
+            print(f"  failed: {error}")
+        return 0
+
+    return _run(work)
+
+
+def cmd_mail_test(args: argparse.Namespace) -> int:
+    """Send one test message through the configured transport and show the server's answer."""
+
+    async def work() -> int:
+        from mail.compose import Draft, compose
+        from mail.setup import configured_transport
+        from settings import get_settings
+
+        settings = get_settings()
+        transport = configured_transport(settings)
+        key = f"test:{dt.datetime.now(dt.UTC).isoformat()}"
+        content = compose(
+            Draft(
+                sender=settings.mail_from,
+                recipient=args.to,
+                subject="mentorcircle: test message",
+                text="This is a test message from mentorcircle. If you can read it, mail works.",
+            ),
+            key=key,
+            domain=settings.mail_domain,
+        )
+        async with transport:
+            outcome = await transport.send(args.to, content)
+        print(
+            f"{transport.description}: {outcome.result.value} ({outcome.code or '-'} {outcome.reply})"
+        )
+        return 0 if outcome.result.value == "sent" else 1
+
+    return _run(work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mentorcircle",
@@ -178,6 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="cli")
     create.set_defaults(func=cmd_tokens_create)
+    dispatch = commands.add_parser("dispatch", help="send due messages from the outbox")
+    dispatch.add_argument("--once", action="store_true", help="send what is due, then stop")
+    dispatch.add_argument("--now", help="evaluate what is due at this ISO time (backfills, tests)")
+    dispatch.set_defaults(func=cmd_dispatch)
+
+    mail = commands.add_parser("mail", help="mail set-up").add_subparsers(
+        dest="mail_command", required=True
+    )
+    test = mail.add_parser("test", help="send one test message and report the server's answer")
+    test.add_argument("--to", required=True)
+    test.set_defaults(func=cmd_mail_test)
     return parser
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -54,7 +54,18 @@ class Settings:
     sqlite_readers: int = 4
     sqlite_busy_timeout_ms: int = 10_000
     session_max_age: int = 14 * 24 * 3600
-    extra: dict[str, str] = field(default_factory=dict)
+    # The outbox dispatcher: inside the app (off for separate `mentorcircle dispatch` workers),
+    # and its timing, in seconds, so tests and operators can tune it.
+    dispatch_in_app: bool = True
+    dispatch_batch: int = 50
+    dispatch_lease: float = 300.0
+    dispatch_backoff: float = 60.0
+    dispatch_max_attempts: int = 6
+    dispatch_idle: float = 5.0
+
+    @property
+    def mail_folder(self) -> Path:
+        return self.var_dir / "mail"
 
     @property
     def is_postgres(self) -> bool:
@@ -94,6 +105,12 @@ def load_settings() -> Settings:
         debug=_bool("DEBUG", False),
         pg_pool_min=int(os.environ.get("PG_POOL_MIN", "2")),
         pg_pool_max=int(os.environ.get("PG_POOL_MAX", "10")),
+        dispatch_in_app=_bool("DISPATCH_IN_APP", True),
+        dispatch_batch=int(os.environ.get("DISPATCH_BATCH", "50")),
+        dispatch_lease=float(os.environ.get("DISPATCH_LEASE_SECONDS", "300")),
+        dispatch_backoff=float(os.environ.get("DISPATCH_BACKOFF_SECONDS", "60")),
+        dispatch_max_attempts=int(os.environ.get("DISPATCH_MAX_ATTEMPTS", "6")),
+        dispatch_idle=float(os.environ.get("DISPATCH_IDLE_SECONDS", "5")),
     )
 
 

@@ -6,9 +6,9 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from typing import Any
 
-from errors import InvalidInput
+from database import lock_for_update
+from errors import Checks, FieldError, InvalidInput
 from facilitators import audit
 from facilitators.services import CurrentUser
 from sessions.access import can_manage_cohort, require_cohort, require_session
@@ -38,7 +38,7 @@ STATUS_LABELS = {
 class Mark:
     enrollment_id: int
     status: str
-    note: str = ""
+    note: str | None = None  # None: leave the note as it is
 
 
 @dataclass(frozen=True)
@@ -72,72 +72,70 @@ async def attendance_sheet(user: CurrentUser, session_id: int) -> list[SheetRow]
 
 async def record_attendance(session_id: int, marks: list[Mark], *, actor: CurrentUser) -> int:
     """Record (or correct) attendance for some participants of one session. All or nothing.
-    Returns how many marks changed something."""
+    Before a session starts only "excused" can be recorded (someone says they will miss it).
+    A mark without a note leaves the note as it was. Returns how many marks changed something."""
     cohort_id = await require_session(actor, session_id, manage=True)
     if not marks:
         raise InvalidInput.single("marks", "give at least one participant's attendance")
-    session = (
-        await Session.select(Session.status, Session.position)
-        .where(Session.id == session_id)
-        .first()
-    )
-    assert session is not None
-    if session["status"] == SessionStatus.cancelled.value:
-        raise InvalidInput.single(
-            "session", "the session is cancelled: there is no attendance to record"
-        )
     enrollments = {
         row["id"]: row["status"]
         for row in await Enrollment.select(Enrollment.id, Enrollment.status).where(
             Enrollment.cohort == cohort_id
         )
     }
+    checks = Checks()
     for index, mark in enumerate(marks, start=1):
-        if mark.status not in STATUSES:
-            raise InvalidInput.single(
-                f"marks[{index}].status", f"{mark.status!r} is not one of: {', '.join(STATUSES)}"
-            )
-        if mark.enrollment_id not in enrollments:
-            raise InvalidInput.single(
-                f"marks[{index}].enrollment_id",
-                f"no participant {mark.enrollment_id} in this cohort",
-            )
-        if enrollments[mark.enrollment_id] != EnrollmentStatus.enrolled.value:
-            raise InvalidInput.single(
-                f"marks[{index}].enrollment_id",
-                f"participant {mark.enrollment_id} is {enrollments[mark.enrollment_id]}",
-            )
-        if len(mark.note) > 500:
-            raise InvalidInput.single(f"marks[{index}].note", "is longer than 500 characters")
+        checks.check(_check_mark, mark, enrollments, f"marks[{index}]")
     if len({m.enrollment_id for m in marks}) != len(marks):
-        raise InvalidInput.single("marks", "each participant may appear once")
+        checks.errors.append(FieldError("marks", "each participant may appear once"))
+    checks.done()
     changed = 0
     now = dt.datetime.now(dt.UTC)
     async with Attendance._meta.db.transaction():
+        # The session row's lock serializes writers of one sheet (two taps at once on
+        # PostgreSQL); SQLite's transactions are serialized already.
+        session = await lock_for_update(
+            Session.select(Session.status, Session.position, Session.starts_at).where(
+                Session.id == session_id
+            )
+        ).first()
+        assert session is not None
+        if session["status"] == SessionStatus.cancelled.value:
+            raise InvalidInput.single(
+                "session", "the session is cancelled: there is no attendance to record"
+            )
+        if session["starts_at"] > now and any(
+            m.status != AttendanceStatus.excused.value for m in marks
+        ):
+            raise InvalidInput.single(
+                "status", "the session has not started: only an excused absence can be recorded yet"
+            )
         existing = await _records([session_id])
         for mark in marks:
             before = existing.get((session_id, mark.enrollment_id))
-            if before == (mark.status, mark.note.strip()):
+            note = (before[1] if before else "") if mark.note is None else mark.note.strip()
+            if before == (mark.status, note):
                 continue
-            values: dict[Any, Any] = {
-                Attendance.status: mark.status,
-                Attendance.note: mark.note.strip(),
-                Attendance.recorded_by: actor.person_id,
-                Attendance.recorded_at: now,
-            }
             if before is None:
                 await Attendance.insert(
                     Attendance(
                         session=session_id,
                         enrollment=mark.enrollment_id,
                         status=mark.status,
-                        note=mark.note.strip(),
+                        note=note,
                         recorded_by=actor.person_id,
                         recorded_at=now,
                     )
                 )
             else:
-                await Attendance.update(values).where(
+                await Attendance.update(
+                    {
+                        Attendance.status: mark.status,
+                        Attendance.note: note,
+                        Attendance.recorded_by: actor.person_id,
+                        Attendance.recorded_at: now,
+                    }
+                ).where(
                     (Attendance.session == session_id)
                     & (Attendance.enrollment == mark.enrollment_id)
                 )
@@ -154,6 +152,25 @@ async def record_attendance(session_id: int, marks: list[Mark], *, actor: Curren
     return changed
 
 
+def _check_mark(mark: Mark, enrollments: dict[int, str], field: str) -> Mark:
+    if mark.status not in STATUSES:
+        raise InvalidInput.single(
+            f"{field}.status", f"{mark.status!r} is not one of: {', '.join(STATUSES)}"
+        )
+    if mark.enrollment_id not in enrollments:
+        raise InvalidInput.single(
+            f"{field}.enrollment_id", f"no participant {mark.enrollment_id} in this cohort"
+        )
+    if enrollments[mark.enrollment_id] != EnrollmentStatus.enrolled.value:
+        raise InvalidInput.single(
+            f"{field}.enrollment_id",
+            f"participant {mark.enrollment_id} is {enrollments[mark.enrollment_id]}",
+        )
+    if mark.note is not None and len(mark.note) > 500:
+        raise InvalidInput.single(f"{field}.note", "is longer than 500 characters")
+    return mark
+
+
 @dataclass(frozen=True)
 class CompletionRow:
     participant: ParticipantRow
@@ -165,8 +182,13 @@ async def cohort_completion(cohort_id: int) -> tuple[list[SessionRow], list[Comp
     """Each enrolled or withdrawn participant's attendance and completion, in three queries."""
     summary = await cohort_summary(cohort_id)
     sessions = [s for s in await cohort_sessions(cohort_id) if not s.is_cancelled]
-    session_ids = [s.id for s in sessions]
-    records = await _records(session_ids)
+    session_ids = [s.id for s in sessions if not s.extra]
+    extra_ids = tuple(s.id for s in sessions if s.extra)
+    records = await _records([s.id for s in sessions])
+    # Over: the cohort says so, or its last session has ended.
+    final = summary.status in {"completed", "archived"} or bool(
+        sessions and sessions[-1].ends_at <= dt.datetime.now(dt.UTC)
+    )
     participants = [
         p
         for p in await list_participants(cohort_id)
@@ -175,12 +197,18 @@ async def cohort_completion(cohort_id: int) -> tuple[list[SessionRow], list[Comp
     rows = []
     for p in participants:
         by_session = {
-            s: records[(s, p.enrollment_id)][0]
-            for s in session_ids
-            if (s, p.enrollment_id) in records
+            s.id: records[(s.id, p.enrollment_id)][0]
+            for s in sessions
+            if (s.id, p.enrollment_id) in records
         }
         rows.append(
-            CompletionRow(p, completion(summary.completion, session_ids, by_session), by_session)
+            CompletionRow(
+                p,
+                completion(
+                    summary.completion, session_ids, by_session, final=final, extra_ids=extra_ids
+                ),
+                by_session,
+            )
         )
     return sessions, rows
 

@@ -48,14 +48,24 @@ class Completion:
     reason: str = ""
 
 
-def completion(rule: CompletionRule, session_ids: list[int], records: dict[int, str]) -> Completion:
-    """One participant's completion. `session_ids` are the cohort's non-cancelled sessions in
-    order; `records` maps a session id to the attendance recorded for it (if any)."""
+def completion(
+    rule: CompletionRule,
+    session_ids: list[int],
+    records: dict[int, str],
+    *,
+    final: bool = False,
+    extra_ids: tuple[int, ...] = (),
+) -> Completion:
+    """One participant's completion. `session_ids` are the cohort's planned, non-cancelled
+    sessions in order; `extra_ids` its make-up sessions, which count when attended but add
+    nothing to what is required; `records` maps a session id to what was recorded. While the
+    cohort runs, a session with nothing recorded is not held against anyone; once it is over
+    (`final`), nothing recorded means absent, and everyone is complete or not."""
     total = len(session_ids)
     required = rule.required(total)
-    attended = sum(1 for s in session_ids if rule.counts(records.get(s)))
-    # A session counts as missed only once attendance was recorded for it.
-    missed = [s for s in session_ids if s in records and not rule.counts(records[s])]
+    every = [*session_ids, *extra_ids]
+    attended = sum(1 for s in every if rule.counts(records.get(s)))
+    missed = [s for s in every if (s in records or final) and not rule.counts(records.get(s))]
     ends = {session_ids[0], session_ids[-1]} if session_ids else set()
     ends_attended = all(rule.counts(records.get(s)) for s in ends)
     if total and attended >= required and (ends_attended or not rule.requires_first_last):
@@ -65,12 +75,12 @@ def completion(rule: CompletionRule, session_ids: list[int], records: dict[int, 
         return Completion(
             CompletionStatus.not_completed, attended, required, total, f"missed the {which} session"
         )
-    if total - len(missed) < required:
+    if len(every) - len(missed) < required:
         return Completion(
             CompletionStatus.not_completed,
             attended,
             required,
             total,
-            f"missed {len(missed)} of {total}; needs {required}",
+            f"missed {len(missed)} of {len(every)}; needs {required}",
         )
     return Completion(CompletionStatus.in_progress, attended, required, total)

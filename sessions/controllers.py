@@ -15,6 +15,7 @@ from facilitators.guards import signed_in
 from facilitators.services import CurrentUser, PersonInput
 from sessions import attendance, curricula, roster, services
 from sessions.access import require_cohort
+from sessions.roster_csv import MAX_BYTES
 from sessions.schedule import ScheduleRule, Slot, parse_weekday
 from sessions.schemas import (
     AttendanceIn,
@@ -43,8 +44,6 @@ from sessions.schemas import (
     SessionTemplateOut,
 )
 from web import problem_responses
-
-MAX_ROSTER_BYTES = 1_000_000
 
 
 def _unset(value: Any) -> Any:
@@ -445,7 +444,7 @@ class CohortController(Controller):
         "Applying is all or nothing: any rejected row means 422 and no change.",
         responses=problem_responses(400, 401, 403, 404, 422),
         status_code=200,
-        request_max_body_size=MAX_ROSTER_BYTES,
+        request_max_body_size=MAX_BYTES,
     )
     async def import_roster(
         self,
@@ -498,6 +497,7 @@ def roster_import_out(result: roster.RosterImport) -> RosterImportOut:
         updated=result.count(roster.RowAction.update),
         unchanged=result.count(roster.RowAction.unchanged),
         rejected=result.count(roster.RowAction.reject),
+        warning=result.warning,
         rows=[
             ImportRowOut(
                 r.line, r.email, r.name, r.action.value, r.status, list(r.changes), r.reason

@@ -4,7 +4,7 @@ history stays), and the waitlist that fills places as they free up."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +24,7 @@ from facilitators.validation import normalize_email
 from sessions import invites
 from sessions.access import require_cohort
 from sessions.roster_csv import RosterRow, RowProblem, parse_roster
-from sessions.services import size_warning
+from sessions.services import require_open, size_warning
 from sessions.tables import Cohort, CohortFacilitator, Enrollment, EnrollmentStatus
 
 ENROLLED = EnrollmentStatus.enrolled.value
@@ -192,6 +192,7 @@ async def add_participant(
     """Enroll someone by email. Someone known is enrolled as they are; someone new needs a
     name (`details`) and is added to the people list. Beyond capacity: the waitlist."""
     await require_cohort(actor, cohort_id, manage=True)
+    await require_open(cohort_id)
     email = normalize_email(email)
     try:
         async with Cohort._meta.db.transaction():
@@ -243,6 +244,9 @@ async def _enrollment_in(cohort_id: int, enrollment_id: int) -> dict[str, Any]:
 
 
 async def _promote_first_waiting(cohort: dict[str, Any], actor: CurrentUser) -> str | None:
+    """Move the first waitlisted person in, if there is a place for them."""
+    if cohort["capacity"] is not None and await _enrolled_count(cohort["id"]) >= cohort["capacity"]:
+        return None
     waiting = (
         await Enrollment.select(
             Enrollment.id, Enrollment.person, Enrollment.person.email.as_alias("email")
@@ -298,6 +302,7 @@ async def withdraw(cohort_id: int, enrollment_id: int, *, actor: CurrentUser) ->
 async def promote(cohort_id: int, enrollment_id: int, *, actor: CurrentUser) -> None:
     """Staff move someone from the waitlist into the cohort (even past capacity: their call)."""
     await require_cohort(actor, cohort_id, manage=True)
+    await require_open(cohort_id)
     async with Cohort._meta.db.transaction():
         await _lock_cohort(cohort_id)
         row = await _enrollment_in(cohort_id, enrollment_id)
@@ -341,6 +346,7 @@ class ImportRow:
 class RosterImport:
     rows: tuple[ImportRow, ...]
     applied: bool
+    warning: str | None = None  # the group-size warning, once applied
 
     def count(self, action: RowAction) -> int:
         return sum(1 for row in self.rows if row.action == action)
@@ -365,82 +371,102 @@ def _updates(row: RosterRow, person: dict[str, Any]) -> dict[str, str]:
     return changes
 
 
+@dataclass(frozen=True)
+class PlannedRow:
+    result: ImportRow
+    row: RosterRow | None = None
+    person: dict[str, Any] | None = None
+    changes: dict[str, str] = field(default_factory=dict)
+
+
+def _reject(row: RosterRow, reason: str) -> PlannedRow:
+    return PlannedRow(
+        ImportRow(row.line, row.email, row.name, RowAction.reject, reason=reason), row
+    )
+
+
 async def _plan_import(
     cohort_id: int,
     rows: tuple[RosterRow, ...],
     problems: tuple[RowProblem, ...],
     capacity: int | None,
-) -> list[tuple[ImportRow, RosterRow | None, dict[str, Any] | None, dict[str, str]]]:
+) -> list[PlannedRow]:
+    """What applying the file would do, row by row. A file can change the details only of
+    people who are already in this cohort and are nothing but participants: an import is no
+    way to rename a facilitator, an administrator, or someone else's participant."""
     keys = [email_key(row.email) for row in rows]
     people = (
-        {row["email_key"]: row for row in await Person.select().where(Person.email_key.is_in(keys))}
+        {p["email_key"]: p for p in await Person.select().where(Person.email_key.is_in(keys))}
         if keys
         else {}
     )
+    ids = [p["id"] for p in people.values()]
+    other_roles = (
+        {
+            g["person"]
+            for g in await RoleGrant.select(RoleGrant.person).where(
+                RoleGrant.person.is_in(ids) & (RoleGrant.role != Role.participant.value)
+            )
+        }
+        if ids
+        else set()
+    )
     enrollments = {
-        row["person"]: row
-        for row in await Enrollment.select(Enrollment.person, Enrollment.status).where(
+        e["person"]: e["status"]
+        for e in await Enrollment.select(Enrollment.person, Enrollment.status).where(
             Enrollment.cohort == cohort_id
         )
     }
     facilitators = {
-        row["person"]
-        for row in await CohortFacilitator.select(CohortFacilitator.person).where(
+        f["person"]
+        for f in await CohortFacilitator.select(CohortFacilitator.person).where(
             CohortFacilitator.cohort == cohort_id
         )
     }
     places = None if capacity is None else capacity - await _enrolled_count(cohort_id)
-    plan: list[tuple[ImportRow, RosterRow | None, dict[str, Any] | None, dict[str, str]]] = [
-        (ImportRow(p.line, p.email, "", RowAction.reject, reason=p.reason), None, None, {})
+    plan = [
+        PlannedRow(ImportRow(p.line, p.email, "", RowAction.reject, reason=p.reason))
         for p in problems
     ]
     for row in rows:
         person = people.get(email_key(row.email))
-        enrollment = enrollments.get(person["id"]) if person else None
-        changes = _updates(row, person) if person else {}
-        if person is not None and not person["active"]:
+        if person is None:
+            status = ENROLLED if places is None or places > 0 else WAITLISTED
+            places = None if places is None else places - 1
             plan.append(
-                (
+                PlannedRow(ImportRow(row.line, row.email, row.name, RowAction.add, status), row)
+            )
+            continue
+        if not person["active"]:
+            plan.append(_reject(row, "this person is deactivated"))
+            continue
+        if person["id"] in facilitators:
+            plan.append(_reject(row, "this person facilitates the cohort"))
+            continue
+        enrolled_as = enrollments.get(person["id"])
+        if enrolled_as == WITHDRAWN:
+            plan.append(
+                PlannedRow(
                     ImportRow(
                         row.line,
                         row.email,
-                        row.name,
-                        RowAction.reject,
-                        reason="this person is deactivated",
+                        person["name"],
+                        RowAction.unchanged,
+                        WITHDRAWN,
+                        reason="withdrew earlier: not re-enrolled by an import (add them on the roster page)",
                     ),
                     row,
                     person,
-                    {},
                 )
             )
             continue
-        if person is not None and person["id"] in facilitators:
-            plan.append(
-                (
-                    ImportRow(
-                        row.line,
-                        row.email,
-                        row.name,
-                        RowAction.reject,
-                        reason="this person facilitates the cohort",
-                    ),
-                    row,
-                    person,
-                    {},
-                )
-            )
-            continue
-        if enrollment is not None and enrollment["status"] != WITHDRAWN:
+        if enrolled_as is not None:
+            changes = {} if person["id"] in other_roles else _updates(row, person)
             action = RowAction.update if changes else RowAction.unchanged
             plan.append(
-                (
+                PlannedRow(
                     ImportRow(
-                        row.line,
-                        row.email,
-                        row.name,
-                        action,
-                        enrollment["status"],
-                        tuple(sorted(changes)),
+                        row.line, row.email, row.name, action, enrolled_as, tuple(sorted(changes))
                     ),
                     row,
                     person,
@@ -448,20 +474,16 @@ async def _plan_import(
                 )
             )
             continue
-        status = ENROLLED
-        if places is not None:
-            status = ENROLLED if places > 0 else WAITLISTED
-            places -= 1
-        action = RowAction.enroll if person else RowAction.add
+        status = ENROLLED if places is None or places > 0 else WAITLISTED
+        places = None if places is None else places - 1
         plan.append(
-            (
-                ImportRow(row.line, row.email, row.name, action, status, tuple(sorted(changes))),
+            PlannedRow(
+                ImportRow(row.line, row.email, person["name"], RowAction.enroll, status),
                 row,
                 person,
-                changes,
             )
         )
-    plan.sort(key=lambda item: item[0].line)
+    plan.sort(key=lambda item: item.result.line)
     return plan
 
 
@@ -488,20 +510,23 @@ async def import_roster(
     removed; importing the same file again changes nothing."""
     await require_cohort(actor, cohort_id, manage=True)
     parsed = parse_roster(data)
+    if not dry_run:
+        await require_open(cohort_id)
     if dry_run:
         cohort = await Cohort.select(Cohort.capacity).where(Cohort.id == cohort_id).first()
         assert cohort is not None
         plan = await _plan_import(cohort_id, parsed.rows, parsed.problems, cohort["capacity"])
-        return RosterImport(tuple(item[0] for item in plan), applied=False)
+        return RosterImport(tuple(item.result for item in plan), applied=False)
     async with Cohort._meta.db.transaction():
         cohort = await _lock_cohort(cohort_id)
         plan = await _plan_import(cohort_id, parsed.rows, parsed.problems, cohort["capacity"])
-        rejected = [item[0] for item in plan if item[0].action == RowAction.reject]
+        rejected = [item.result for item in plan if item.result.action == RowAction.reject]
         if rejected:
-            raise RosterRejected(RosterImport(tuple(item[0] for item in plan), applied=False))
-        for result, row, person, changes in plan:
+            raise RosterRejected(RosterImport(tuple(item.result for item in plan), applied=False))
+        for item in plan:
+            row, person, changes = item.row, item.person, item.changes
             assert row is not None
-            if result.action == RowAction.unchanged:
+            if item.result.action == RowAction.unchanged:
                 continue
             if person is None:
                 person_id = await create_person(
@@ -513,20 +538,25 @@ async def import_roster(
                 )
             else:
                 person_id = int(person["id"])
-                if changes:
-                    await Person.update({getattr(Person, k): v for k, v in changes.items()}).where(
-                        Person.id == person_id
-                    )
-                    await audit.record(
-                        actor.person_id,
-                        "person.update",
-                        "person",
-                        person_id,
-                        cohort_id=cohort_id,
-                        summary="Roster import changed " + ", ".join(sorted(changes)),
-                    )
-            if result.action in (RowAction.add, RowAction.enroll):
+            if changes:
+                await Person.update({getattr(Person, k): v for k, v in changes.items()}).where(
+                    Person.id == person_id
+                )
+                await audit.record(
+                    actor.person_id,
+                    "person.update",
+                    "person",
+                    person_id,
+                    cohort_id=cohort_id,
+                    summary="Roster import changed " + ", ".join(sorted(changes)),
+                )
+            if item.result.action in (RowAction.add, RowAction.enroll):
                 await _enroll(cohort, person_id, row.email, actor, await _enrolled_count(cohort_id))
+        result = RosterImport(
+            tuple(item.result for item in plan),
+            applied=True,
+            warning=size_warning(await _enrolled_count(cohort_id)),
+        )
         await audit.record(
             actor.person_id,
             "roster.import",
@@ -534,10 +564,10 @@ async def import_roster(
             cohort_id,
             cohort_id=cohort_id,
             summary=(
-                f"Roster import: {sum(1 for i in plan if i[0].action == RowAction.add)} added, "
-                f"{sum(1 for i in plan if i[0].action == RowAction.enroll)} enrolled, "
-                f"{sum(1 for i in plan if i[0].action == RowAction.update)} updated, "
-                f"{sum(1 for i in plan if i[0].action == RowAction.unchanged)} unchanged"
+                f"Roster import: {result.count(RowAction.add)} added, "
+                f"{result.count(RowAction.enroll)} enrolled, "
+                f"{result.count(RowAction.update)} updated, "
+                f"{result.count(RowAction.unchanged)} unchanged"
             ),
         )
-    return RosterImport(tuple(item[0] for item in plan), applied=True)
+    return result

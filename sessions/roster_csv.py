@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from errors import InvalidInput
+from facilitators.services import email_key
 from facilitators.tables import CareerStage
 from facilitators.validation import check_timezone, normalize_email
 
@@ -124,7 +125,7 @@ def parse_roster(data: bytes) -> ParsedRoster:
                 problems.append(checked)
             else:
                 rows.append(checked)
-                seen[checked.email.lower()] = line
+                seen[email_key(checked.email)] = line
     except csv.Error as error:
         raise InvalidInput.single(
             "file", f"line {reader.line_num} cannot be read as CSV ({error})"
@@ -147,9 +148,9 @@ def _check_row(
         email = normalize_email(raw_email)
     except InvalidInput as error:
         return RowProblem(line, raw_email, f"bad email: {error.errors[0].message}")
-    if email.lower() in seen:
+    if email_key(email) in seen:
         return RowProblem(
-            line, email, f"duplicate in the file: same email as line {seen[email.lower()]}"
+            line, email, f"duplicate in the file: same email as line {seen[email_key(email)]}"
         )
     name = _cell(record, columns, "name")
     if not name:

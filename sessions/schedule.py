@@ -134,7 +134,11 @@ def generate(plans: list[SessionPlan], rule: ScheduleRule, timezone: str) -> Sch
             raise InvalidInput.single(
                 "schedule", "give either first_date and start_time, or slots, not both"
             )
-        starts = [(slot.date, slot.start_time, slot.minutes) for slot in rule.slots]
+        # Numbered in time order, whatever order they were listed in.
+        starts = sorted(
+            ((slot.date, slot.start_time, slot.minutes) for slot in rule.slots),
+            key=lambda start: (start[0], start[1]),
+        )
         for index, slot in enumerate(rule.slots, start=1):
             if slot.date in rule.skip_dates:
                 raise InvalidInput.single(

@@ -253,13 +253,15 @@ class RosterImportOut(Struct):
     updated: int
     unchanged: int
     rejected: int
+    warning: str | None
     rows: list[ImportRowOut]
 
 
 class MarkIn(Struct, forbid_unknown_fields=True):
     enrollment_id: Id
     status: AttendanceName
-    note: Annotated[str, Meta(max_length=500)] = ""
+    # Left out (or null): the note stays as it was.
+    note: Annotated[str, Meta(max_length=500)] | None = None
 
 
 class AttendanceIn(Struct, forbid_unknown_fields=True):

@@ -64,8 +64,18 @@ CloneHook = Callable[[dict[int, int]], Awaitable[None]]
 clone_hooks: list[CloneHook] = []
 
 
+CLOSED = (CohortStatus.cancelled.value, CohortStatus.archived.value)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+async def require_open(cohort_id: int) -> None:
+    """A cancelled or archived cohort's schedule and roster no longer change."""
+    row = await Cohort.select(Cohort.status).where(Cohort.id == cohort_id).first()
+    if row is not None and row["status"] in CLOSED:
+        raise Conflict(f"the cohort is {row['status']}: its schedule and roster no longer change")
 
 
 # -- records --------------------------------------------------------------------------------
@@ -118,6 +128,7 @@ class SessionRow:
     assignment_prompt: str
     cohort_name: str
     cohort_timezone: str
+    extra: bool = False
 
     @property
     def minutes(self) -> int:
@@ -205,6 +216,7 @@ _SESSION_COLUMNS = (
     Session.ical_sequence,
     Session.objectives,
     Session.assignment_prompt,
+    Session.extra,
     Session.cohort.name.as_alias("cohort_name"),
     Session.cohort.timezone.as_alias("cohort_timezone"),
 )
@@ -228,6 +240,7 @@ def _session_row(row: dict[str, Any]) -> SessionRow:
         assignment_prompt=row["assignment_prompt"],
         cohort_name=row["cohort_name"],
         cohort_timezone=row["cohort_timezone"],
+        extra=row["extra"],
     )
 
 
@@ -483,6 +496,7 @@ async def schedule_cohort(
     """Give a cohort that has no sessions yet its schedule (from a template, or blank sessions).
     Returns the schedule's notes."""
     await require_cohort(actor, cohort_id, manage=True)
+    await require_open(cohort_id)
     plans: list[SessionPlan] = []
     if curriculum_id is not None:
         if not await CurriculumTemplate.exists().where(CurriculumTemplate.id == curriculum_id):
@@ -667,6 +681,8 @@ async def update_cohort(cohort_id: int, changes: CohortChanges, *, actor: Curren
         columns = {getattr(Cohort, key): value for key, value in changed.items() if key in current}
         await Cohort.update({**columns, Cohort.updated_at: _now()}).where(Cohort.id == cohort_id)
         await _carry_to_future_sessions(cohort_id, current, merged)
+        if changed.get("status") == CohortStatus.cancelled.value:
+            changed["sessions_cancelled"] = await _cancel_future_sessions(cohort_id, current)
         await audit.record(
             actor.person_id,
             "cohort.status" if set(changed) == {"status"} else "cohort.update",
@@ -749,6 +765,26 @@ async def _carry_to_future_sessions(
             await invites.send_session_change(row["id"])
 
 
+async def _cancel_future_sessions(cohort_id: int, cohort: dict[str, Any]) -> int:
+    """A cancelled cohort's sessions still to come are cancelled too (and leave calendars)."""
+    published = cohort["published_at"] is not None
+    rows = await Session.select(Session.id, Session.ical_sequence).where(
+        (Session.cohort == cohort_id)
+        & (Session.starts_at > _now())
+        & (Session.status == SessionStatus.scheduled.value)
+    )
+    for row in rows:
+        await Session.update(
+            {
+                Session.status: SessionStatus.cancelled.value,
+                Session.ical_sequence: row["ical_sequence"] + (1 if published else 0),
+            }
+        ).where(Session.id == row["id"])
+        if published:
+            await invites.send_session_change(row["id"])
+    return len(rows)
+
+
 async def publish_schedule(cohort_id: int, *, actor: CurrentUser) -> None:
     """A draft cohort's schedule goes out: status scheduled. From now on every change that a
     calendar must see bumps the session's sequence (the invites milestone sends them)."""
@@ -811,6 +847,12 @@ class SessionChangeResult:
     notes: tuple[str, ...] = ()
     sequence_bumped: bool = False
     changed: tuple[str, ...] = field(default_factory=tuple)
+
+
+async def _lock_cohort_row(cohort_id: int) -> None:
+    """Changes to one cohort's sessions take turns (PostgreSQL), so that two reschedules
+    cannot both find the same slot free."""
+    await lock_for_update(Cohort.select(Cohort.id).where(Cohort.id == cohort_id)).first()
 
 
 async def _session_for_update(session_id: int) -> dict[str, Any]:
@@ -876,8 +918,10 @@ async def update_session(
 ) -> SessionChangeResult:
     """Reschedule or edit one session. Time, length, room and link changes of a published
     schedule bump its calendar sequence; titles and prompts do not."""
-    await require_session(actor, session_id, manage=True)
+    cohort_id = await require_session(actor, session_id, manage=True)
+    await require_open(cohort_id)
     async with Session._meta.db.transaction():
+        await _lock_cohort_row(cohort_id)
         row = await _session_for_update(session_id)
         zone = ZoneInfo(row["timezone"])
         local = row["starts_at"].astimezone(zone)
@@ -928,8 +972,10 @@ async def set_session_status(
     session_id: int, status: str, *, actor: CurrentUser
 ) -> SessionChangeResult:
     """Cancel a session, or restore a cancelled one (if its slot is still free)."""
-    await require_session(actor, session_id, manage=True)
+    cohort_id = await require_session(actor, session_id, manage=True)
+    await require_open(cohort_id)
     async with Session._meta.db.transaction():
+        await _lock_cohort_row(cohort_id)
         row = await _session_for_update(session_id)
         if row["status"] == status:
             raise Conflict(f"the session is already {status}")
@@ -962,6 +1008,7 @@ async def add_session(
 ) -> tuple[int, tuple[str, ...]]:
     """A make-up (or extra) session at the end of the numbering, with its own calendar UID."""
     await require_cohort(actor, cohort_id, manage=True)
+    await require_open(cohort_id)
     async with Cohort._meta.db.transaction():
         cohort = await lock_for_update(
             Cohort.select(Cohort.timezone, Cohort.location, Cohort.video_url).where(
@@ -998,6 +1045,7 @@ async def add_session(
                 if data.video_url is None
                 else check_video_url(data.video_url),
                 ical_uid=new_ical_uid(),
+                extra=True,
                 assignment_prompt=optional_text(
                     data.assignment_prompt, "assignment_prompt", 20_000
                 ),
@@ -1030,26 +1078,51 @@ class CloneInput:
 
 async def clone_cohort(source_id: int, data: CloneInput, *, actor: CurrentUser) -> CreatedCohort:
     """A new cohort for a new term: same template, facilitators, settings and session plans
-    (titles, competencies, lengths, prompts as edited), new dates, nobody enrolled yet."""
+    (titles, competencies, lengths, prompts as edited; a session cancelled by a snow day is
+    still part of the plan), new dates, nobody enrolled yet. Facilitators who have since been
+    deactivated (or lost the role) are left out, and a note says so."""
     await require_cohort(actor, source_id, manage=True)
+    if data.schedule is None:
+        raise InvalidInput.single(
+            "first_date", "give the new term's dates: a first date, or explicit dates"
+        )
     source = await Cohort.select().where(Cohort.id == source_id).first()
     assert source is not None
-    source_sessions = [s for s in await cohort_sessions(source_id) if not s.is_cancelled]
+    # The plan: every planned session (cancelled ones too), not the make-ups.
+    source_sessions = sorted(
+        (s for s in await cohort_sessions(source_id) if not s.extra), key=lambda s: s.position
+    )
     plans = [
         SessionPlan(s.title, s.minutes, s.competencies, s.objectives, s.assignment_prompt)
-        for s in sorted(source_sessions, key=lambda s: s.position)
+        for s in source_sessions
     ]
-    schedule = _generate(plans, data.schedule, source["timezone"]) if data.schedule else None
+    schedule = _generate(plans, data.schedule, source["timezone"])
     facilitators = (
-        await CohortFacilitator.select(CohortFacilitator.person, CohortFacilitator.lead)
+        await CohortFacilitator.select(
+            CohortFacilitator.person,
+            CohortFacilitator.lead,
+            CohortFacilitator.person.active.as_alias("active"),
+            CohortFacilitator.person.name.as_alias("name"),
+        )
         .where(CohortFacilitator.cohort == source_id)
         .order_by(CohortFacilitator.id)
     )
+    holders = {
+        row["person"]
+        for row in await RoleGrant.select(RoleGrant.person).where(
+            RoleGrant.role == Role.facilitator.value
+        )
+    }
+    kept = [row for row in facilitators if row["active"] and row["person"] in holders]
+    left_out = [row["name"] for row in facilitators if row not in kept]
     ids, lead = await _check_facilitators(
-        tuple(row["person"] for row in facilitators),
-        next((row["person"] for row in facilitators if row["lead"]), None),
+        tuple(row["person"] for row in kept),
+        next((row["person"] for row in kept if row["lead"]), None),
         actor,
     )
+    notes = schedule.notes
+    if left_out:
+        notes += (f"Not carried over (no longer an active facilitator): {', '.join(left_out)}",)
     name = required_text(data.name, "name", 200)
     async with Cohort._meta.db.transaction():
         copy = {
@@ -1066,6 +1139,9 @@ async def clone_cohort(source_id: int, data: CloneInput, *, actor: CurrentUser) 
                 "completion_requires_first_last",
                 "late_counts",
                 "left_early_counts",
+                "review_mail",
+                "organizer_name",
+                "organizer_email",
             )
         }
         cohort = Cohort(name=name, term=optional_text(data.term, "term", 60), **copy)
@@ -1073,12 +1149,10 @@ async def clone_cohort(source_id: int, data: CloneInput, *, actor: CurrentUser) 
         await CohortFacilitator.insert(
             *[CohortFacilitator(cohort=cohort.id, person=p, lead=p == lead) for p in ids]
         )
-        planned = schedule.sessions if schedule else ()
         new_ids = await _insert_sessions(
-            cohort.id, planned, source["location"], source["video_url"]
+            cohort.id, schedule.sessions, source["location"], source["video_url"]
         )
-        ordered_sources = sorted(source_sessions, key=lambda s: s.position)
-        mapping = {src.id: new for src, new in zip(ordered_sources, new_ids, strict=False)}
+        mapping = {src.id: new for src, new in zip(source_sessions, new_ids, strict=True)}
         for hook in clone_hooks:
             await hook(mapping)
         await audit.record(
@@ -1087,6 +1161,6 @@ async def clone_cohort(source_id: int, data: CloneInput, *, actor: CurrentUser) 
             "cohort",
             cohort.id,
             cohort_id=cohort.id,
-            summary=f"Cloned from cohort {source_id} ({source['name']!r}) with {len(planned)} sessions",
+            summary=f"Cloned from cohort {source_id} ({source['name']!r}) with {len(new_ids)} sessions",
         )
-    return CreatedCohort(int(cohort.id), schedule.notes if schedule else ())
+    return CreatedCohort(int(cohort.id), notes)

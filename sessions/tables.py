@@ -160,6 +160,9 @@ class Session(Table):
     ical_sequence = Integer(default=0)
     objectives = Text(default="")
     assignment_prompt = Text(default="")
+    # A make-up or extra session added to the schedule: it is not part of the cohort's plan
+    # (not cloned, not counted in the sessions one must attend; attending it counts).
+    extra = Boolean(default=False)
 
 
 class Enrollment(Table):

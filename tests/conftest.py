@@ -27,6 +27,8 @@ os.environ["SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ["PASSWORD_ITERATIONS"] = "1000"
 os.environ["BASE_URL"] = "http://testserver"
 os.environ["MAIL_FROM"] = "mentorcircle@example.org"
+# Tests dispatch the outbox themselves, when and as they choose.
+os.environ["DISPATCH_IN_APP"] = "false"
 
 import httpx  # noqa: E402
 from piccolo.engine import engine_finder  # noqa: E402
@@ -250,6 +252,7 @@ class World:
             "participant_a": self.participant_a,
             "participant_b": self.participant_b,
             "facilitator_a": self.facilitator_a,
+            "facilitator_b": self.facilitator_b,
             "staff": self.staff,
             "admin": self.admin,
         }[role]
@@ -278,7 +281,8 @@ async def world(database: Any) -> World:
         .first()
     )
     assert curriculum is not None
-    start = dt.date.today() + dt.timedelta(days=7)
+    # The first session met a week ago; the other seven are still to come.
+    start = dt.date.today() - dt.timedelta(days=7)
     cohorts = []
     for name, facilitator, participant in (
         ("Cohort A", fac_a, part_a),
@@ -297,3 +301,7 @@ async def world(database: Any) -> World:
         await add_participant(created.id, participant.email, None, actor=acting)
         cohorts.append(created.id)
     return World(admin, staff, fac_a, fac_b, part_a, part_b, cohorts[0], cohorts[1])
+
+
+# A real SMTP server for the tests that send mail (fixture `smtp_server`).
+from tests.smtp import smtp_server  # noqa: E402, F401

@@ -44,7 +44,7 @@ COMMON_TIMEZONES = (
     "Australia/Sydney",
     "UTC",
 )
-STATUS_LABELS = {
+COHORT_STATUS_LABELS = {
     "draft": "Draft",
     "scheduled": "Scheduled",
     "in_progress": "In progress",
@@ -89,7 +89,7 @@ def month_view(sessions: tuple[SessionRow, ...], zone: str) -> list[Month]:
 
 def _ordered(statuses: set[str]) -> list[str]:
     """Next states in lifecycle order, cancelling last."""
-    return [s for s in STATUS_LABELS if s in statuses]
+    return [s for s in COHORT_STATUS_LABELS if s in statuses]
 
 
 class DashboardPages(Controller):
@@ -211,7 +211,7 @@ class CohortPages(Controller):
                 "counted_sessions": sessions,
                 "rule_text": attendance.rule_text(summary.completion, len(sessions)),
                 "transitions": _ordered(STATUS_TRANSITIONS[summary.status]),
-                "status_labels": STATUS_LABELS,
+                "status_labels": COHORT_STATUS_LABELS,
                 "curricula": await curricula.list_curricula() if not detail.sessions else [],
                 "weekdays": WEEKDAYS,
                 "form": {"interval_weeks": "1", "start_time": "15:00"},
@@ -330,7 +330,7 @@ class CohortPages(Controller):
             )
             flash(
                 request,
-                f"The cohort is now {STATUS_LABELS.get(form.get('status', ''), form.get('status', '')).lower()}.",
+                f"The cohort is now {COHORT_STATUS_LABELS.get(form.get('status', ''), form.get('status', '')).lower()}.",
             )
         except DomainError as error:
             if error.status_code in (403, 404):
@@ -373,7 +373,7 @@ class CohortPages(Controller):
                     "counted_sessions": [],
                     "rule_text": "",
                     "transitions": _ordered(STATUS_TRANSITIONS[detail.summary.status]),
-                    "status_labels": STATUS_LABELS,
+                    "status_labels": COHORT_STATUS_LABELS,
                     "curricula": await curricula.list_curricula(),
                     "weekdays": WEEKDAYS,
                     "form": form,

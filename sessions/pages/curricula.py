@@ -16,7 +16,7 @@ from sessions import curricula
 from sessions.pages.forms import int_or_none
 from web import field_errors, flash, form_data, page
 
-MAX_ROWS = 40
+MAX_ROWS = 60
 
 
 def _sessions_from_form(form: Any, count: int) -> list[curricula.SessionTemplateInput]:
@@ -104,13 +104,14 @@ class CurriculumPages(Controller):
         form: dict[str, Any] | None,
         errors: dict[str, str],
         status_code: int = 200,
+        rows: list[Any] | None = None,
     ) -> Template:
         return page(
             "sessions/curriculum_edit.html",
             {
                 "curriculum": curriculum,
                 "competencies": await curricula.list_competencies(),
-                "rows": list(curriculum.sessions),
+                "rows": list(curriculum.sessions) if rows is None else rows,
                 "blank_rows": 2,
                 "errors": errors,
                 "form": form or {},
@@ -137,6 +138,7 @@ class CurriculumPages(Controller):
         curriculum = await curricula.get_curriculum(curriculum_id)
         form = await request.form()
         count = min(int_or_none(str(form.get("row_count", "0")), "row_count") or 0, MAX_ROWS)
+        sessions: list[curricula.SessionTemplateInput] | None = None
         try:
             sessions = _sessions_from_form(form, count)
             await curricula.update_curriculum(
@@ -152,6 +154,7 @@ class CurriculumPages(Controller):
                 {"name": form.get("name", "")},
                 field_errors(error) | {"_form": error.detail},
                 error.status_code,
+                rows=sessions,  # what was typed, shown again
             )
         except DomainError:
             raise

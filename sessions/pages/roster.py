@@ -17,9 +17,8 @@ from facilitators.guards import signed_in
 from facilitators.services import CurrentUser, PersonInput
 from facilitators.tables import CareerStage
 from sessions import attendance, roster, services
+from sessions.roster_csv import MAX_BYTES
 from web import field_errors, flash, form_data, page
-
-MAX_UPLOAD = 1_000_000
 
 
 class RosterPages(Controller):
@@ -142,7 +141,7 @@ class RosterPages(Controller):
             flash(request, error.detail)
         return Redirect(path=f"/cohorts/{cohort_id}/roster")
 
-    @post("/roster/import", request_max_body_size=3 * MAX_UPLOAD)
+    @post("/roster/import", request_max_body_size=3 * MAX_BYTES)
     async def import_roster(
         self,
         cohort_id: FromPath[int],
@@ -156,7 +155,7 @@ class RosterPages(Controller):
         data = b""
         try:
             if isinstance(upload, UploadFile) and upload.filename:
-                data = await upload.read(MAX_UPLOAD + 1)
+                data = await upload.read(MAX_BYTES + 1)
             elif form.get("csv_text"):
                 data = str(form.get("csv_text")).encode()
             else:
@@ -172,8 +171,12 @@ class RosterPages(Controller):
                 errors={"_form": rejected.detail},
                 status_code=422,
             )
-        except InvalidInput as error:
-            return await self._render(user, cohort_id, errors=field_errors(error), status_code=422)
+        except DomainError as error:
+            if error.status_code in (403, 404):
+                raise
+            return await self._render(
+                user, cohort_id, errors=field_errors(error), status_code=error.status_code
+            )
         if result.applied:
             flash(
                 request,
@@ -182,6 +185,8 @@ class RosterPages(Controller):
                 f"{result.count(roster.RowAction.update)} updated, "
                 f"{result.count(roster.RowAction.unchanged)} unchanged.",
             )
+            if result.warning:
+                flash(request, result.warning)
             return Redirect(path=f"/cohorts/{cohort_id}/roster")
         return await self._render(
             user, cohort_id, preview=result, csv_text=data.decode("utf-8-sig")
@@ -236,7 +241,7 @@ class AttendancePages(Controller):
             raise InvalidInput.single("enrollment_id", "pick a participant")
         await attendance.record_attendance(
             session_id,
-            [attendance.Mark(int(enrollment), form.get("status", ""), form.get("note", ""))],
+            [attendance.Mark(int(enrollment), form.get("status", ""), form.get("note"))],
             actor=user,
         )
         if request.headers.get("hx-request"):

@@ -14,7 +14,7 @@ from mail.compose import Calendar, Draft, compose, message_id_for
 from mail.dispatcher import DispatchConfig, dispatch_due
 from mail.tables import OutboxMessage
 from mail.transports import FolderTransport, SMTPConfig, SMTPTransport
-from tests.mail.conftest import SmtpServer
+from tests.smtp import SmtpServer
 
 FAST = DispatchConfig(batch_size=10, lease_seconds=60, max_attempts=3, backoff_seconds=10)
 DOMAIN = "example.org"

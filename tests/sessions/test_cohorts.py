@@ -388,7 +388,7 @@ async def test_dashboard_shows_whats_next_and_empty_states(
 ) -> None:
     await sign_in(client, world.participant_a.email)
     dashboard = (await client.get("/")).text
-    assert "Building our learning community" in dashboard
+    assert "Communicating across differences" in dashboard  # session 1 met last week
     assert "Cohort A" in dashboard
     newcomer = await make_person("newcomer@example.org", {"facilitator"})
     fresh = make_client()

@@ -4,6 +4,7 @@ attendance with completion."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import httpx
@@ -250,21 +251,35 @@ async def test_completion_follows_the_rule_and_participants_see_only_their_own(
     client: httpx.AsyncClient, world: World
 ) -> None:
     auth = world.staff.auth
-    url = f"/api/cohorts/{world.cohort_a}"
-    await client.post(
-        f"{url}/participants", headers=auth, json={"email": "other@example.edu", "name": "Other"}
+    curricula = (await client.get("/api/curricula", headers=auth)).json()
+    default = next(c for c in curricula if c["slug"] == "entering-mentoring-8x60")
+    start = (dt.date.today() - dt.timedelta(weeks=10)).isoformat()
+    created = await client.post(
+        "/api/cohorts",
+        headers=auth,
+        json={
+            "name": "Last term",
+            "timezone": "UTC",
+            "curriculum_id": default["id"],
+            "facilitator_ids": [world.facilitator_a.id],
+            "schedule": {"first_date": start, "start_time": "10:00"},
+        },
     )
+    url = f"/api/cohorts/{created.json()['id']}"
+    for email, name in ((world.participant_a.email, "Part A"), ("other@example.edu", "Other")):
+        await client.post(f"{url}/participants", headers=auth, json={"email": email, "name": name})
     sessions = (await client.get(f"{url}/sessions", headers=auth)).json()
     roster = (await client.get(f"{url}/participants", headers=auth)).json()
     a, other = roster[0]["enrollment_id"], roster[1]["enrollment_id"]
     pattern = ["present", "present", "absent", "present", "excused", "present", "late", "present"]
     for session, status in zip(sessions, pattern, strict=True):
-        await _attendance(
-            client,
-            world,
-            session["id"],
-            [{"enrollment_id": a, "status": status}, {"enrollment_id": other, "status": "absent"}],
+        marks = [{"enrollment_id": a, "status": status}]
+        if session["position"] <= 2:
+            marks.append({"enrollment_id": other, "status": "present"})
+        response = await client.put(
+            f"/api/sessions/{session['id']}/attendance", headers=auth, json={"marks": marks}
         )
+        assert response.status_code == 200, response.text
     completion = (await client.get(f"{url}/completion", headers=auth)).json()
     assert completion["rule"] == {
         "percent": 75,
@@ -278,7 +293,11 @@ async def test_completion_follows_the_rule_and_participants_see_only_their_own(
         by_name["Part A"]["attended"],
         by_name["Part A"]["required"],
     ) == ("complete", 6, 6)
-    assert by_name["Other"]["completion"] == "not_completed"
+    # The cohort is over: sessions with nothing recorded count as missed, so the result is final.
+    assert (by_name["Other"]["completion"], by_name["Other"]["reason"]) == (
+        "not_completed",
+        "missed the last session",
+    )
     await client.patch(url, headers=auth, json={"late_counts": False})
     stricter = (await client.get(f"{url}/completion", headers=auth)).json()
     assert (
@@ -287,6 +306,66 @@ async def test_completion_follows_the_rule_and_participants_see_only_their_own(
     )
     own = (await client.get(f"{url}/completion", headers=world.participant_a.auth)).json()
     assert [p["name"] for p in own["participants"]] == ["Part A"]
+
+
+async def test_a_make_up_session_counts_when_attended_but_is_never_required(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    auth = world.staff.auth
+    url = f"/api/cohorts/{world.cohort_a}"
+    before = (await client.get(f"{url}/completion", headers=auth)).json()
+    makeup_day = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    made = await client.post(
+        f"{url}/sessions",
+        headers=auth,
+        json={"title": "Make-up", "date": makeup_day, "start_time": "12:00"},
+    )
+    assert made.status_code == 201, made.text
+    eid = (await client.get(f"{url}/participants", headers=auth)).json()[0]["enrollment_id"]
+    marked = await client.put(
+        f"/api/sessions/{made.json()['session']['id']}/attendance",
+        headers=auth,
+        json={"marks": [{"enrollment_id": eid, "status": "present"}]},
+    )
+    assert marked.status_code == 200, marked.text
+    after = (await client.get(f"{url}/completion", headers=auth)).json()
+    assert after["participants"][0]["required"] == before["participants"][0]["required"] == 6
+    assert after["participants"][0]["attended"] == 1
+    clone = await client.post(
+        f"{url}/clone",
+        headers=auth,
+        json={"name": "Next", "schedule": {"first_date": "2031-01-06", "start_time": "09:00"}},
+    )
+    assert "Make-up" not in [s["title"] for s in clone.json()["sessions"]]
+
+
+async def test_attendance_before_a_session_starts_can_only_be_excused(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    sessions = (
+        await client.get(f"/api/cohorts/{world.cohort_a}/sessions", headers=world.staff.auth)
+    ).json()
+    eid = (
+        await client.get(f"/api/cohorts/{world.cohort_a}/participants", headers=world.staff.auth)
+    ).json()[0]["enrollment_id"]
+    later = sessions[3]["id"]
+    present = await _attendance(client, world, later, [{"enrollment_id": eid, "status": "present"}])
+    assert present.status_code == 422 and "has not started" in present.json()["detail"]
+    excused = await _attendance(
+        client, world, later, [{"enrollment_id": eid, "status": "excused", "note": "conference"}]
+    )
+    assert excused.status_code == 200
+    # A mark without a note keeps the note.
+    await _attendance(
+        client,
+        world,
+        sessions[0]["id"],
+        [{"enrollment_id": eid, "status": "late", "note": "train"}],
+    )
+    again = await _attendance(
+        client, world, sessions[0]["id"], [{"enrollment_id": eid, "status": "present"}]
+    )
+    assert again.json()[0]["note"] == "train"
 
 
 async def test_the_roster_exports_as_csv_with_attendance(
@@ -367,3 +446,42 @@ async def test_pages_one_click_attendance(client: httpx.AsyncClient, world: Worl
     assert 'aria-pressed="true" aria-label="Excused: Part A"' in partial.text
     printable = await client.get(f"/sessions/{sessions[0]['id']}/sign-in-sheet")
     assert "Signature" in printable.text and "Part A" in printable.text
+
+
+async def test_an_import_cannot_rename_facilitators_or_administrators(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from facilitators.services import get_person
+
+    data = (
+        f"email,name,department\n{world.admin.email},Pwned Admin,Nowhere\n"
+        f"{world.participant_a.email},Part A Renamed,Biology\n"
+    ).encode()
+    response = await client.post(
+        f"/api/cohorts/{world.cohort_a}/roster",
+        headers={**world.facilitator_a.auth, "Content-Type": "text/csv"},
+        content=data,
+    )
+    body = response.json()
+    assert [(r["action"], r["changes"]) for r in body["rows"]] == [
+        ("enroll", []),
+        ("update", ["department", "name"]),
+    ]
+    assert (await get_person(world.admin.id)).name == "Admin"
+    assert (await get_person(world.participant_a.id)).name == "Part A Renamed"
+
+
+async def test_reimporting_after_a_withdrawal_does_not_enroll_again(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    url = f"/api/cohorts/{world.cohort_a}"
+    eid = (await client.get(f"{url}/participants", headers=world.staff.auth)).json()[0][
+        "enrollment_id"
+    ]
+    await client.post(f"{url}/participants/{eid}/withdraw", headers=world.staff.auth)
+    response = await _import(
+        client, world, b"email,name\npart.a@example.edu,Part A\n", dry_run=False
+    )
+    (row,) = response.json()["rows"]
+    assert (row["action"], row["status"]) == ("unchanged", "withdrawn")
+    assert "not re-enrolled" in row["reason"]
