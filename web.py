@@ -98,22 +98,27 @@ def local_time(value: dt.datetime | None, zone: str = "", fmt: str = "%a %d %b %
 
 
 def time_range(start: dt.datetime, end: dt.datetime, zone: str) -> str:
+    """ "Wed 04 Mar 2026, 15:00–16:00 CST"; both abbreviations when a clock change falls
+    inside ("01:30 CDT–01:30 CST")."""
     start_local = start.astimezone(ZoneInfo(zone))
     end_local = end.astimezone(ZoneInfo(zone))
-    return (
-        f"{start_local.strftime('%a %d %b %Y, %H:%M')}–{end_local.strftime('%H:%M')} "
-        f"{end_local.tzname()}"
-    )
+    day = start_local.strftime("%a %d %b %Y, %H:%M")
+    if start_local.tzname() != end_local.tzname():
+        return f"{day} {start_local.tzname()}–{end_local:%H:%M} {end_local.tzname()}"
+    return f"{day}–{end_local:%H:%M} {end_local.tzname()}"
 
 
 @pass_context
-def _take_notices(context: Any) -> list[str]:
+def _take_notices(context: Any) -> list[dict[str, str]]:
     """The notices flashed for this browser; showing them uses them up."""
     request = context.get("request")
     session = None if request is None else request.scope.get("session")
     if not isinstance(session, dict):
         return []
-    return list(session.pop("notices", []))
+    return [
+        notice if isinstance(notice, dict) else {"text": str(notice), "kind": "success"}
+        for notice in session.pop("notices", [])
+    ]
 
 
 def make_environment() -> Environment:
@@ -178,10 +183,12 @@ def field_errors(error: DomainError) -> dict[str, str]:
     return {"_form": error.detail}
 
 
-def flash(request: Request[Any, Any, Any], message: str) -> None:
-    """A notice for the next page this browser shows ("Saved.", "Token created ...")."""
+def flash(request: Request[Any, Any, Any], message: str, *, problem: bool = False) -> None:
+    """A notice for the next page this browser shows: "Saved." in green, or (problem=True) a
+    refusal in red."""
     session = dict(request.session) if isinstance(request.session, dict) else {}
-    session["notices"] = [*session.get("notices", []), message][-3:]
+    notice = {"text": message, "kind": "error" if problem else "success"}
+    session["notices"] = [*session.get("notices", []), notice][-3:]
     request.set_session(session)
 
 

@@ -25,11 +25,12 @@ async def facilitated_cohort_ids(user: CurrentUser) -> set[int]:
     return {row["cohort"] for row in rows}
 
 
-async def enrolled_cohort_ids(user: CurrentUser) -> set[int]:
+async def enrolled_cohort_ids(user: CurrentUser, *, waitlisted: bool = True) -> set[int]:
     if not user.has_role(Role.participant.value):
         return set()
+    statuses = list(ACTIVE_ENROLLMENT) if waitlisted else [EnrollmentStatus.enrolled.value]
     rows = await Enrollment.select(Enrollment.cohort).where(
-        (Enrollment.person == user.person_id) & Enrollment.status.is_in(list(ACTIVE_ENROLLMENT))
+        (Enrollment.person == user.person_id) & Enrollment.status.is_in(statuses)
     )
     return {row["cohort"] for row in rows}
 

@@ -241,7 +241,10 @@ async def roster_csv(user: CurrentUser, cohort_id: int) -> str:
             "email",
             "department",
             "enrollment",
-            *[f"session {s.position}" for s in sessions],
+            *[
+                f"session {s.position} ({s.local_start():%Y-%m-%d}){' make-up' if s.extra else ''}"
+                for s in sessions
+            ],
             "attended",
             "required",
             "completion",
@@ -255,10 +258,10 @@ async def roster_csv(user: CurrentUser, cohort_id: int) -> str:
                 _safe(p.email),
                 _safe(p.department),
                 p.status,
-                *[row.by_session.get(s.id, "") for s in sessions],
+                *[STATUS_LABELS.get(row.by_session.get(s.id, ""), "") for s in sessions],
                 row.completion.attended,
                 row.completion.required,
-                row.completion.status.value,
+                row.completion.status.value.replace("_", " "),
             ]
         )
     for p in waitlist:
@@ -274,7 +277,8 @@ async def roster_csv(user: CurrentUser, cohort_id: int) -> str:
                 "",
             ]
         )
-    return buffer.getvalue()
+    # A byte-order mark, so that a spreadsheet opened by double-click reads UTF-8 names right.
+    return "\ufeff" + buffer.getvalue()
 
 
 def _safe(text: str) -> str:

@@ -21,7 +21,14 @@ from facilitators.services import CurrentUser
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import check_timezone, optional_text, required_text
 from sessions import invites
-from sessions.access import can_manage_cohort, require_cohort, require_session, visible_cohort_ids
+from sessions.access import (
+    can_manage_cohort,
+    enrolled_cohort_ids,
+    facilitated_cohort_ids,
+    require_cohort,
+    require_session,
+    visible_cohort_ids,
+)
 from sessions.completion import CompletionRule
 from sessions.curricula import known_competency_codes
 from sessions.schedule import (
@@ -362,8 +369,13 @@ async def get_session(user: CurrentUser, session_id: int) -> SessionDetail:
 
 
 async def upcoming_sessions(user: CurrentUser, limit: int = 10) -> list[SessionRow]:
-    """The next meetings of the cohorts a user sees, soonest first."""
-    visible = await visible_cohort_ids(user)
+    """The next meetings of the user's cohorts (not those they are only waitlisted for),
+    soonest first."""
+    visible = (
+        None
+        if user.is_office
+        else await facilitated_cohort_ids(user) | await enrolled_cohort_ids(user, waitlisted=False)
+    )
     query = Session.select(*_SESSION_COLUMNS).where(
         (Session.ends_at > _now()) & (Session.status == SessionStatus.scheduled.value)
     )
@@ -935,6 +947,8 @@ async def update_session(
         )
         starts_at, note = local_to_utc(day, at, zone, "start_time")
         ends_at = starts_at + dt.timedelta(minutes=minutes)
+        if not note and starts_at < _now() <= row["starts_at"]:
+            note = "the new time is in the past"
         if row["status"] == SessionStatus.scheduled.value:
             await _check_slot_free(row["cohort"], starts_at, ends_at, session_id)
         values: dict[str, Any] = {"starts_at": starts_at, "ends_at": ends_at}
@@ -980,7 +994,10 @@ async def set_session_status(
         if row["status"] == status:
             raise Conflict(f"the session is already {status}")
         if status == SessionStatus.scheduled.value:
-            await _check_slot_free(row["cohort"], row["starts_at"], row["ends_at"], session_id)
+            try:
+                await _check_slot_free(row["cohort"], row["starts_at"], row["ends_at"], session_id)
+            except InvalidInput as taken:
+                raise Conflict(f"cannot restore: its time {taken.errors[0].message}") from None
         action = "session.cancel" if status == SessionStatus.cancelled.value else "session.restore"
         return await _write_session_change(
             row,
@@ -1022,6 +1039,8 @@ async def add_session(
             data.date, data.start_time, ZoneInfo(cohort["timezone"]), "start_time"
         )
         ends_at = starts_at + dt.timedelta(minutes=minutes)
+        if not note and starts_at < _now():
+            note = "the session is in the past (to record attendance of a meeting that took place)"
         await _check_slot_free(cohort_id, starts_at, ends_at, None)
         last = (
             await Session.select(Session.position)

@@ -196,6 +196,11 @@ class CohortPages(Controller):
         detail = await services.get_cohort(user, cohort_id)
         summary = detail.summary
         participants = await roster.list_participants(cohort_id, include_withdrawn=False)
+        waiting = [p for p in participants if p.status == "waitlisted"]
+        my_place = next(
+            (index for index, p in enumerate(waiting, start=1) if p.person_id == user.person_id),
+            None,
+        )
         sessions, completion_rows = await attendance.completion_for(user, cohort_id)
         mine = next((r for r in completion_rows if r.participant.person_id == user.person_id), None)
         return page(
@@ -208,6 +213,7 @@ class CohortPages(Controller):
                 if user.timezone and user.timezone != summary.timezone
                 else "",
                 "my_completion": mine,
+                "my_waitlist_place": my_place,
                 "counted_sessions": sessions,
                 "rule_text": attendance.rule_text(summary.completion, len(sessions)),
                 "transitions": _ordered(STATUS_TRANSITIONS[summary.status]),
@@ -313,7 +319,7 @@ class CohortPages(Controller):
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, f"Not published: {error.detail}")
+            flash(request, f"Not published: {error.detail}", problem=True)
         return Redirect(path=f"/cohorts/{cohort_id}")
 
     @post("/{cohort_id:int}/status")
@@ -335,7 +341,7 @@ class CohortPages(Controller):
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, f"Not changed: {error.detail}")
+            flash(request, f"Not changed: {error.detail}", problem=True)
         return Redirect(path=f"/cohorts/{cohort_id}")
 
     @post("/{cohort_id:int}/schedule")
@@ -370,6 +376,7 @@ class CohortPages(Controller):
                     "months": [],
                     "viewer_zone": "",
                     "my_completion": None,
+                    "my_waitlist_place": None,
                     "counted_sessions": [],
                     "rule_text": "",
                     "transitions": _ordered(STATUS_TRANSITIONS[detail.summary.status]),

@@ -125,7 +125,11 @@ class CurriculumPages(Controller):
     ) -> Template:
         curriculum = await curricula.get_curriculum(curriculum_id)
         if not curricula.can_edit(user, curriculum):
-            raise Forbidden("shipped templates cannot be changed: copy one and edit the copy")
+            raise Forbidden(
+                "shipped templates cannot be changed: copy one and edit the copy"
+                if curriculum.builtin
+                else "only the person who copied this template, and office staff, may edit it"
+            )
         return await self._editor(curriculum, None, {})
 
     @post("/{curriculum_id:int}/edit")

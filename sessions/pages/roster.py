@@ -121,7 +121,7 @@ class RosterPages(Controller):
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, error.detail)
+            flash(request, error.detail, problem=True)
         return Redirect(path=f"/cohorts/{cohort_id}/roster")
 
     @post("/participants/{enrollment_id:int}/promote")
@@ -138,7 +138,7 @@ class RosterPages(Controller):
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, error.detail)
+            flash(request, error.detail, problem=True)
         return Redirect(path=f"/cohorts/{cohort_id}/roster")
 
     @post("/roster/import", request_max_body_size=3 * MAX_BYTES)

@@ -137,7 +137,7 @@ class SessionPages(Controller):
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, f"Not changed: {error.detail}")
+            flash(request, f"Not changed: {error.detail}", problem=True)
         return Redirect(path=f"/sessions/{session_id}")
 
 

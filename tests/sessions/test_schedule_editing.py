@@ -105,8 +105,8 @@ async def test_a_restored_session_whose_slot_was_taken_is_refused(
     assert makeup.status_code == 201, makeup.text
     assert makeup.json()["session"]["position"] == 9
     restore = await client.post(f"/api/sessions/{first['id']}/restore", headers=auth)
-    assert restore.status_code == 422
-    assert "overlaps session 9" in restore.json()["detail"]
+    assert restore.status_code == 409
+    assert restore.json()["detail"] == "cannot restore: its time overlaps session 9 of this cohort"
 
 
 async def test_a_make_up_session_gets_its_own_uid_and_the_cohort_room(
