@@ -27,7 +27,12 @@ from facilitators.guards import provide_user, provide_viewer
 from facilitators.pages import AccountPages, AdminPages, SignInPages
 from mail import dispatcher
 from mail.setup import configured_transport, dispatch_config, mail_leaves_machine
-from sessions.controllers import CohortController, CurriculumController, SessionController
+from sessions.controllers import (
+    CohortController,
+    CurriculumController,
+    OutboxController,
+    SessionController,
+)
 from sessions.pages import PAGES as SESSION_PAGES
 from settings import Settings, get_settings
 from web import (
@@ -38,7 +43,7 @@ from web import (
     make_environment,
 )
 
-NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema"]
+NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema", "^/feeds/"]
 
 
 @asynccontextmanager
@@ -98,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CurriculumController,
             CohortController,
             SessionController,
+            OutboxController,
             SignInPages,
             AccountPages,
             AdminPages,
@@ -120,7 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_secure=settings.secure_cookies,
             cookie_samesite="lax",
             # The API authenticates by Bearer token only and never reads cookies.
-            exclude=["^/api/", "^/health", "^/schema"],
+            exclude=["^/api/", "^/health", "^/schema", "^/feeds/"],
         ),
         template_config=_template_config(),
         exception_handlers=EXCEPTION_HANDLERS,

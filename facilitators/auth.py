@@ -31,7 +31,7 @@ def session_config(settings: Settings) -> CookieBackendConfig:
         httponly=True,
         secure=settings.secure_cookies,
         samesite="lax",
-        exclude=["^/static", "^/api/", "^/health", "^/schema"],
+        exclude=["^/static", "^/api/", "^/health", "^/schema", "^/feeds/"],
     )
 
 

@@ -211,3 +211,145 @@ async def counts(cohort_id: int | None = None) -> dict[str, int]:
     for row in await query:
         result[row["state"]] = row["n"]
     return result
+
+
+# -- reading and acting on messages (staff pages and API) ------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    key: str
+    kind: str
+    recipient: str
+    subject: str
+    message_id: str
+    state: str
+    send_after: dt.datetime
+    attempts: int
+    last_code: int | None
+    last_error: str
+    sent_at: dt.datetime | None
+    created_at: dt.datetime
+    confidential: bool
+    cohort_id: int | None
+    session_id: int | None
+    person_id: int | None
+
+
+@dataclass(frozen=True)
+class OutboxFilter:
+    cohort_id: int | None = None
+    session_id: int | None = None
+    kind: str = ""
+    state: str = ""
+    recipient: str = ""
+    limit: int = 100
+    offset: int = 0
+
+
+_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.key,
+    OutboxMessage.kind,
+    OutboxMessage.recipient,
+    OutboxMessage.subject,
+    OutboxMessage.message_id,
+    OutboxMessage.state,
+    OutboxMessage.send_after,
+    OutboxMessage.attempts,
+    OutboxMessage.last_code,
+    OutboxMessage.last_error,
+    OutboxMessage.sent_at,
+    OutboxMessage.created_at,
+    OutboxMessage.confidential,
+    OutboxMessage.cohort_id,
+    OutboxMessage.session_id,
+    OutboxMessage.person_id,
+)
+
+
+def _where(criteria: OutboxFilter) -> Any:
+    where: Any = OutboxMessage.id > 0
+    if criteria.cohort_id is not None:
+        where &= OutboxMessage.cohort_id == criteria.cohort_id
+    if criteria.session_id is not None:
+        where &= OutboxMessage.session_id == criteria.session_id
+    if criteria.kind:
+        where &= OutboxMessage.kind == criteria.kind
+    if criteria.state:
+        where &= OutboxMessage.state == criteria.state
+    if criteria.recipient:
+        # Escaped, so that % and _ in what staff type match themselves.
+        needle = (
+            criteria.recipient.strip().lower().replace("\\\\", "").replace("%", "").replace("_", "")
+        )
+        where &= OutboxMessage.recipient.ilike(f"%{needle}%")
+    return where
+
+
+async def list_messages(criteria: OutboxFilter) -> list[MessageRow]:
+    """Newest first: metadata only, never a body."""
+    rows = (
+        await OutboxMessage.select(*_COLUMNS)
+        .where(_where(criteria))
+        .order_by(OutboxMessage.id, ascending=False)
+        .limit(min(max(criteria.limit, 1), 500))
+        .offset(max(criteria.offset, 0))
+    )
+    return [MessageRow(**row) for row in rows]
+
+
+async def get_message(message_id: int) -> tuple[MessageRow, bytes | None] | None:
+    """A message and its bytes; the bytes of a confidential message are never handed out."""
+    row = (
+        await OutboxMessage.select(*_COLUMNS, OutboxMessage.content)
+        .where(OutboxMessage.id == message_id)
+        .first()
+    )
+    if row is None:
+        return None
+    content = None if row["confidential"] else bytes(row.pop("content"))
+    row.pop("content", None)
+    return MessageRow(**row), content
+
+
+async def release(criteria: OutboxFilter) -> int:
+    """Held messages (a "review first" cohort's) go to the queue."""
+    where = _where(
+        OutboxFilter(
+            cohort_id=criteria.cohort_id, session_id=criteria.session_id, kind=criteria.kind
+        )
+    ) & (OutboxMessage.state == HELD)
+    rows = (
+        await OutboxMessage.update({OutboxMessage.state: QUEUED, OutboxMessage.send_after: _now()})
+        .where(where)
+        .returning(OutboxMessage.id)
+    )
+    return len(rows)
+
+
+async def retry(message_id: int) -> bool:
+    """Send a failed (or cancelled) message again, now. False when it is in another state."""
+    rows = (
+        await OutboxMessage.update(
+            {
+                OutboxMessage.state: QUEUED,
+                OutboxMessage.send_after: _now(),
+                OutboxMessage.attempts: 0,
+            }
+        )
+        .where((OutboxMessage.id == message_id) & OutboxMessage.state.is_in([FAILED, CANCELLED]))
+        .returning(OutboxMessage.id)
+    )
+    return bool(rows)
+
+
+async def cancel(message_id: int) -> bool:
+    """Stop a message that has not gone out. False when it is no longer waiting."""
+    rows = (
+        await OutboxMessage.update({OutboxMessage.state: CANCELLED})
+        .where((OutboxMessage.id == message_id) & OutboxMessage.state.is_in(list(WAITING)))
+        .returning(OutboxMessage.id)
+    )
+    return bool(rows)

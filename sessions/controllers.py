@@ -4,16 +4,17 @@ services; this module turns bodies into service calls and records into responses
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import UNSET
 
-from facilitators.guards import signed_in
+from facilitators.guards import office_only, signed_in
 from facilitators.services import CurrentUser, PersonInput
-from sessions import attendance, curricula, roster, services
+from mail import outbox
+from sessions import attendance, curricula, feeds, outbox_views, roster, services
 from sessions.access import require_cohort
 from sessions.roster_csv import MAX_BYTES
 from sessions.schedule import ScheduleRule, Slot, parse_weekday
@@ -34,8 +35,12 @@ from sessions.schemas import (
     FacilitatorOut,
     ImportRowOut,
     NewSessionIn,
+    OutboxMessageDetailOut,
+    OutboxMessageOut,
     ParticipantIn,
     ParticipantOut,
+    ReleaseIn,
+    ReleaseOut,
     RosterImportOut,
     ScheduleIn,
     SessionChangeOut,
@@ -578,6 +583,22 @@ class SessionController(Controller):
         return await self._change_out(user, session_id, result)
 
     @get(
+        "/{session_id:int}/invite.ics",
+        summary="The session as an .ics file to add by hand (METHOD:PUBLISH, no attendees)",
+        responses=problem_responses(401, 404),
+        media_type="text/calendar",
+    )
+    async def download(
+        self, session_id: FromPath[int], user: NamedDependency[CurrentUser]
+    ) -> Response[bytes]:
+        await services.require_session(user, session_id)
+        return Response(
+            await feeds.session_download(session_id),
+            media_type="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="session-{session_id}.ics"'},
+        )
+
+    @get(
         "/{session_id:int}/attendance",
         summary="The session's attendance sheet",
         responses=problem_responses(401, 403, 404),
@@ -617,3 +638,109 @@ async def _attendance_rows(user: CurrentUser, session_id: int) -> list[Attendanc
         )
         for r in await attendance.attendance_sheet(user, session_id)
     ]
+
+
+def message_out(row: outbox.MessageRow) -> OutboxMessageOut:
+    return OutboxMessageOut(
+        id=row.id,
+        kind=row.kind,
+        recipient=row.recipient,
+        subject="" if row.confidential else row.subject,
+        state=row.state,
+        message_id=row.message_id,
+        send_after=row.send_after,
+        attempts=row.attempts,
+        last_code=row.last_code,
+        last_error=row.last_error,
+        sent_at=row.sent_at,
+        created_at=row.created_at,
+        confidential=row.confidential,
+        cohort_id=row.cohort_id,
+        session_id=row.session_id,
+        person_id=row.person_id,
+    )
+
+
+class OutboxController(Controller):
+    """The outbox for office staff. Confidential messages show their metadata only."""
+
+    path = "/api/outbox"
+    tags = ["outbox"]
+    guards = [office_only]
+    security = [{"bearer": []}]
+
+    @get(
+        "/",
+        summary="Messages, newest first (filters: cohort_id, session_id, kind, state, recipient)",
+        responses=problem_responses(401, 403),
+    )
+    async def list_messages(
+        self,
+        cohort_id: FromQuery[int | None] = None,
+        session_id: FromQuery[int | None] = None,
+        kind: FromQuery[str] = "",
+        message_state: Annotated[str, QueryParameter(name="state")] = "",
+        recipient: FromQuery[str] = "",
+        limit: FromQuery[int] = 100,
+        offset: FromQuery[int] = 0,
+    ) -> list[OutboxMessageOut]:
+        rows = await outbox.list_messages(
+            outbox.OutboxFilter(
+                cohort_id, session_id, kind[:40], message_state[:20], recipient[:200], limit, offset
+            )
+        )
+        return [message_out(row) for row in rows]
+
+    @get(
+        "/{message_id:int}",
+        summary="One message with its text, HTML and calendar parts",
+        responses=problem_responses(401, 403, 404),
+    )
+    async def get_message(
+        self, message_id: FromPath[int], user: NamedDependency[CurrentUser]
+    ) -> OutboxMessageDetailOut:
+        row, parts = await outbox_views.message_detail(user, message_id)
+        base = message_out(row)
+        return OutboxMessageDetailOut(
+            **{f: getattr(base, f) for f in base.__struct_fields__},
+            text=parts.text if parts else None,
+            html=parts.html if parts else None,
+            calendar=parts.calendar if parts else None,
+        )
+
+    @post(
+        "/{message_id:int}/retry",
+        summary="Send a failed or cancelled message again",
+        responses=problem_responses(401, 403, 404, 409),
+        status_code=200,
+    )
+    async def retry(
+        self, message_id: FromPath[int], user: NamedDependency[CurrentUser]
+    ) -> OutboxMessageOut:
+        await outbox_views.retry(user, message_id)
+        return message_out((await outbox_views.message_detail(user, message_id))[0])
+
+    @post(
+        "/{message_id:int}/cancel",
+        summary="Cancel a held or queued message",
+        responses=problem_responses(401, 403, 404, 409),
+        status_code=200,
+    )
+    async def cancel(
+        self, message_id: FromPath[int], user: NamedDependency[CurrentUser]
+    ) -> OutboxMessageOut:
+        await outbox_views.cancel(user, message_id)
+        return message_out((await outbox_views.message_detail(user, message_id))[0])
+
+    @post(
+        "/release",
+        summary="Release held messages (of one cohort, or all)",
+        responses=problem_responses(400, 401, 403, 422),
+        status_code=200,
+    )
+    async def release(
+        self, data: JSONBody[ReleaseIn], user: NamedDependency[CurrentUser]
+    ) -> ReleaseOut:
+        return ReleaseOut(
+            await outbox_views.release(user, outbox.OutboxFilter(cohort_id=data.cohort_id))
+        )

@@ -293,3 +293,38 @@ class CompletionOut(Struct):
     rule_text: str
     sessions: list[SessionOut]
     participants: list[CompletionRowOut]
+
+
+class OutboxMessageOut(Struct):
+    id: int
+    kind: str
+    recipient: str
+    subject: str
+    state: str
+    message_id: str
+    send_after: dt.datetime
+    attempts: int
+    last_code: int | None
+    last_error: str
+    sent_at: dt.datetime | None
+    created_at: dt.datetime
+    confidential: bool
+    cohort_id: int | None
+    session_id: int | None
+    person_id: int | None
+
+
+class OutboxMessageDetailOut(OutboxMessageOut):
+    """The parts as the reader will see them; all null for a confidential message."""
+
+    text: str | None = None
+    html: str | None = None
+    calendar: str | None = None
+
+
+class ReleaseIn(Struct, forbid_unknown_fields=True):
+    cohort_id: Id | None = None
+
+
+class ReleaseOut(Struct):
+    released: int

@@ -772,6 +772,7 @@ async def _carry_to_future_sessions(
             continue
         if published:
             values[Session.ical_sequence] = row["ical_sequence"] + 1
+        values[Session.updated_at] = _now()
         await Session.update(values).where(Session.id == row["id"])
         if published:
             await invites.send_session_change(row["id"])
@@ -790,6 +791,7 @@ async def _cancel_future_sessions(cohort_id: int, cohort: dict[str, Any]) -> int
             {
                 Session.status: SessionStatus.cancelled.value,
                 Session.ical_sequence: row["ical_sequence"] + (1 if published else 0),
+                Session.updated_at: _now(),
             }
         ).where(Session.id == row["id"])
         if published:
@@ -910,6 +912,7 @@ async def _write_session_change(
     if bump:
         # Calendars replace an event only when its SEQUENCE grows (RFC 5546).
         update[Session.ical_sequence] = row["ical_sequence"] + 1
+    update[Session.updated_at] = _now()
     await Session.update(update).where(Session.id == row["id"])
     if bump:
         await invites.send_session_change(row["id"])

@@ -160,6 +160,8 @@ class Session(Table):
     ical_sequence = Integer(default=0)
     objectives = Text(default="")
     assignment_prompt = Text(default="")
+    # When the session last changed: the DTSTAMP of its feed entry and the feeds' Last-Modified.
+    updated_at = Timestamptz(default=TimestamptzNow())
     # A make-up or extra session added to the schedule: it is not part of the cohort's plan
     # (not cloned, not counted in the sessions one must attend; attending it counts).
     extra = Boolean(default=False)

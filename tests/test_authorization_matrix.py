@@ -35,6 +35,8 @@ class Ids:
     token_a: int
     builtin_curriculum: int
     copy_by_facilitator_a: int
+    message: int
+    feed_a: str
 
 
 Body = dict[str, Any] | Callable[[World, Ids, str], dict[str, Any]]
@@ -70,6 +72,9 @@ CREATE_API = (401, 403, 404, 201, 201, 201)
 READ_PAGE = (302, 200, 404, 200, 200, 200)
 MANAGE_PAGE = (302, 403, 404, 200, 200, 200)
 MANAGE_FORM = (302, 403, 404, 302, 302, 302)
+OFFICE_API = (401, 403, 403, 403, 200, 200)
+OFFICE_PAGE = (302, 403, 403, 403, 200, 200)
+OFFICE_FORM = (302, 403, 403, 403, 302, 302)
 # After the facilitator has done it, doing it again is a conflict.
 ONCE_API = (401, 403, 404, 200, 409, 409)
 
@@ -290,6 +295,45 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sessions/{session_id:int}/sign-in-sheet"): Row(
         MANAGE_PAGE, path=lambda w, ids: session_a(w, ids) + "/sign-in-sheet"
     ),
+    # Calendars: feeds open by their secret alone; downloads follow the session's visibility.
+    ("GET", "/feeds/{name:str}"): Row((200,) * 6, path=lambda w, ids: f"/feeds/{ids.feed_a}"),
+    ("GET", "/calendar"): Row(SIGNED_IN_PAGE),
+    ("POST", "/calendar/regenerate"): Row((302,) * 6),
+    ("GET", "/sessions/{session_id:int}/calendar.ics"): Row(
+        READ_PAGE, path=lambda w, ids: session_a(w, ids) + "/calendar.ics"
+    ),
+    ("GET", "/api/sessions/{session_id:int}/invite.ics"): Row(
+        READ_API, path=lambda w, ids: api_session_a(w, ids) + "/invite.ics"
+    ),
+    ("POST", "/cohorts/{cohort_id:int}/feed"): Row(OFFICE_FORM),
+    # The outbox: office staff only. The message is queued, so "send again" is a conflict.
+    ("GET", "/api/outbox"): Row(OFFICE_API),
+    ("GET", "/api/outbox/{message_id:int}"): Row(
+        OFFICE_API, path=lambda w, ids: f"/api/outbox/{ids.message}"
+    ),
+    ("POST", "/api/outbox/{message_id:int}/retry"): Row(
+        (401, 403, 403, 403, 409, 409), path=lambda w, ids: f"/api/outbox/{ids.message}/retry"
+    ),
+    ("POST", "/api/outbox/{message_id:int}/cancel"): Row(
+        (401, 403, 403, 403, 200, 409), path=lambda w, ids: f"/api/outbox/{ids.message}/cancel"
+    ),
+    ("POST", "/api/outbox/release"): Row(OFFICE_API, json={}),
+    ("GET", "/outbox"): Row(OFFICE_PAGE),
+    ("GET", "/outbox/progress"): Row(OFFICE_PAGE),
+    ("GET", "/outbox/{message_id:int}"): Row(
+        OFFICE_PAGE, path=lambda w, ids: f"/outbox/{ids.message}"
+    ),
+    ("POST", "/outbox/{message_id:int}/retry"): Row(
+        OFFICE_FORM, path=lambda w, ids: f"/outbox/{ids.message}/retry"
+    ),
+    ("POST", "/outbox/{message_id:int}/cancel"): Row(
+        OFFICE_FORM, path=lambda w, ids: f"/outbox/{ids.message}/cancel"
+    ),
+    ("POST", "/outbox/release"): Row(OFFICE_FORM),
+    ("POST", "/outbox/send-now"): Row(OFFICE_FORM),
+    ("GET", "/sessions/{session_id:int}/messages"): Row(
+        MANAGE_PAGE, path=lambda w, ids: session_a(w, ids) + "/messages"
+    ),
     # Curriculum templates: anyone signed in reads them; facilitators and office copy them;
     # a copy is edited by whoever made it and by office staff.
     ("GET", "/curricula"): Row(SIGNED_IN_PAGE),
@@ -341,6 +385,7 @@ def test_every_route_has_a_row_and_every_row_a_route() -> None:
 async def _ids(world: World) -> Ids:
     from facilitators.services import CurrentUser, list_tokens
     from sessions.curricula import copy_curriculum, list_curricula
+    from sessions.feeds import feed_name
     from sessions.tables import Enrollment, Session
 
     session = (
@@ -367,7 +412,31 @@ async def _ids(world: World) -> Ids:
         token_a=(await list_tokens(world.participant_a.id))[0].id,
         builtin_curriculum=builtin.id,
         copy_by_facilitator_a=await copy_curriculum(builtin.id, "Fac A's copy", actor=facilitator),
+        message=await _a_message(world),
+        feed_a=feed_name("p", world.participant_a.id, 0),
     )
+
+
+async def _a_message(world: World) -> int:
+    from mail import outbox
+    from mail.tables import OutboxMessage
+
+    await outbox.enqueue(
+        [
+            outbox.NewMessage(
+                "matrix",
+                "test",
+                world.participant_a.email,
+                "Hello",
+                b"Subject: Hello\r\n\r\nHi\r\n",
+                "<m@example.org>",
+                cohort_id=world.cohort_a,
+            )
+        ]
+    )
+    row = await OutboxMessage.select(OutboxMessage.id).where(OutboxMessage.key == "matrix").first()
+    assert row is not None
+    return int(row["id"])
 
 
 @pytest.mark.parametrize(("method", "template"), app_routes())

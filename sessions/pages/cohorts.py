@@ -18,7 +18,7 @@ from errors import DomainError, Forbidden, InvalidInput
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser, people_with_role
 from facilitators.tables import Role
-from sessions import attendance, curricula, roster, services
+from sessions import attendance, curricula, feeds, roster, services
 from sessions.pages.forms import ids, int_or_none, schedule_from_form
 from sessions.schedule import WEEKDAYS
 from sessions.services import STATUS_TRANSITIONS, SessionRow
@@ -214,6 +214,7 @@ class CohortPages(Controller):
                 else "",
                 "my_completion": mine,
                 "my_waitlist_place": my_place,
+                "cohort_feed": await feeds.cohort_feed_links(cohort_id) if user.is_office else None,
                 "counted_sessions": sessions,
                 "rule_text": attendance.rule_text(summary.completion, len(sessions)),
                 "transitions": _ordered(STATUS_TRANSITIONS[summary.status]),
@@ -377,6 +378,7 @@ class CohortPages(Controller):
                     "viewer_zone": "",
                     "my_completion": None,
                     "my_waitlist_place": None,
+                    "cohort_feed": None,
                     "counted_sessions": [],
                     "rule_text": "",
                     "transitions": _ordered(STATUS_TRANSITIONS[detail.summary.status]),
