@@ -125,7 +125,9 @@ async def mentorcircle(port: int, messages: list[tuple[str, bytes]]) -> float:
     progress = await dispatch_due(transport, DispatchConfig(batch_size=500, lease_seconds=600))
     elapsed = time.perf_counter() - started
     assert progress.sent == len(messages), progress
-    await engine_finder().close_connection_pool()
+    engine = engine_finder()
+    assert engine is not None
+    await engine.close_connection_pool()
     return len(messages) / elapsed
 
 
