@@ -286,6 +286,9 @@ class CohortController(Controller):
                 completion_requires_first_last=_unset(data.completion_requires_first_last),
                 late_counts=_unset(data.late_counts),
                 left_early_counts=_unset(data.left_early_counts),
+                review_mail=_unset(data.review_mail),
+                organizer_name=_unset(data.organizer_name),
+                organizer_email=_unset(data.organizer_email),
             ),
             actor=user,
         )

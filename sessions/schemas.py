@@ -140,6 +140,9 @@ class CohortPatch(Struct, forbid_unknown_fields=True):
     completion_requires_first_last: bool | UnsetType = UNSET
     late_counts: bool | UnsetType = UNSET
     left_early_counts: bool | UnsetType = UNSET
+    review_mail: bool | UnsetType = UNSET
+    organizer_name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    organizer_email: Annotated[str, Meta(max_length=320)] | UnsetType = UNSET
 
 
 class ParticipantIn(Struct, forbid_unknown_fields=True):

@@ -19,7 +19,7 @@ from errors import Checks, Conflict, Forbidden, InvalidInput, NotFound
 from facilitators import audit
 from facilitators.services import CurrentUser
 from facilitators.tables import Person, Role, RoleGrant
-from facilitators.validation import check_timezone, optional_text, required_text
+from facilitators.validation import check_timezone, normalize_email, optional_text, required_text
 from sessions import invites
 from sessions.access import (
     can_manage_cohort,
@@ -324,6 +324,17 @@ async def _summaries(cohort_ids: list[int] | None) -> list[CohortSummary]:
         )
         for row in cohorts
     ]
+
+
+async def cohort_mail_settings(cohort_id: int) -> dict[str, Any]:
+    row = (
+        await Cohort.select(Cohort.review_mail, Cohort.organizer_name, Cohort.organizer_email)
+        .where(Cohort.id == cohort_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no cohort with id {cohort_id}")
+    return dict(row)
 
 
 async def cohort_summary(cohort_id: int) -> CohortSummary:
@@ -639,6 +650,9 @@ class CohortChanges:
     completion_requires_first_last: bool | None = None
     late_counts: bool | None = None
     left_early_counts: bool | None = None
+    review_mail: bool | None = None
+    organizer_name: str | None = None
+    organizer_email: str | None = None
 
 
 def _merged(current: dict[str, Any], changes: CohortChanges) -> dict[str, Any]:
@@ -661,10 +675,19 @@ def _merged(current: dict[str, Any], changes: CohortChanges) -> dict[str, Any]:
         "completion_requires_first_last": bool(pick("completion_requires_first_last")),
         "late_counts": bool(pick("late_counts")),
         "left_early_counts": bool(pick("left_early_counts")),
+        "review_mail": bool(pick("review_mail")),
+        "organizer_name": optional_text(pick("organizer_name"), "organizer_name", 200),
+        "organizer_email": _organizer_email(pick("organizer_email")),
     }
     if not 1 <= merged["completion_percent"] <= 100:
         raise InvalidInput.single("completion_percent", "must be between 1 and 100")
     return merged
+
+
+def _organizer_email(value: str) -> str:
+    """The office address that organizes the events instead of the lead facilitator."""
+    text = (value or "").strip()
+    return normalize_email(text, "organizer_email") if text else ""
 
 
 async def _future_sessions(cohort_id: int) -> list[dict[str, Any]]:

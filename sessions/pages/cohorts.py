@@ -232,6 +232,7 @@ class CohortPages(Controller):
     ) -> Template:
         await services.require_cohort(user, cohort_id, manage=True)
         summary = await services.cohort_summary(cohort_id)
+        mail = await services.cohort_mail_settings(cohort_id)
         lead = next((f.person_id for f in summary.facilitators if f.lead), None)
         form: dict[str, Any] = {
             "name": summary.name,
@@ -248,6 +249,9 @@ class CohortPages(Controller):
             "completion_requires_first_last": summary.completion.requires_first_last,
             "late_counts": summary.completion.late_counts,
             "left_early_counts": summary.completion.left_early_counts,
+            "review_mail": mail["review_mail"],
+            "organizer_name": mail["organizer_name"],
+            "organizer_email": mail["organizer_email"],
         }
         return page("sessions/cohort_form.html", await _form_context(cohort_id, form, {}))
 
@@ -266,6 +270,7 @@ class CohortPages(Controller):
             "completion_requires_first_last",
             "late_counts",
             "left_early_counts",
+            "review_mail",
         ):
             form[box] = form.get(box) == "on"
         try:
@@ -292,6 +297,9 @@ class CohortPages(Controller):
                     completion_requires_first_last=form["completion_requires_first_last"],
                     late_counts=form["late_counts"],
                     left_early_counts=form["left_early_counts"],
+                    review_mail=form["review_mail"],
+                    organizer_name=form.get("organizer_name", ""),
+                    organizer_email=form.get("organizer_email", ""),
                 ),
                 actor=user,
             )
