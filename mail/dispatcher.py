@@ -80,12 +80,13 @@ async def dispatch_batch(
     *,
     now: dt.datetime | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    cohort_id: int | None = None,
 ) -> Progress:
-    """Claim one batch and send it. Returns what happened; an empty Progress means nothing
+    """Claim one batch (of one cohort's messages, if given) and send it. Returns what happened; an empty Progress means nothing
     was due."""
     now = now or dt.datetime.now(dt.UTC)
     progress = Progress()
-    claimed = await outbox.claim(config.batch_size, config.lease_seconds, now)
+    claimed = await outbox.claim(config.batch_size, config.lease_seconds, now, cohort_id=cohort_id)
     if not claimed:
         return progress
     async with transport:
@@ -107,11 +108,14 @@ async def dispatch_due(
     *,
     now: dt.datetime | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    cohort_id: int | None = None,
 ) -> Progress:
-    """Send everything due at `now`, batch after batch, then stop."""
+    """Send everything due at `now` (of one cohort, if given), batch after batch, then stop."""
     total = Progress()
     while True:
-        batch = await dispatch_batch(transport, config, now=now, on_progress=on_progress)
+        batch = await dispatch_batch(
+            transport, config, now=now, on_progress=on_progress, cohort_id=cohort_id
+        )
         if not batch.handled:
             return total
         total.sent += batch.sent

@@ -118,15 +118,23 @@ class Claimed:
     expires_at: dt.datetime | None
 
 
-async def claim(batch: int, lease_seconds: float, now: dt.datetime | None = None) -> list[Claimed]:
+async def claim(
+    batch: int,
+    lease_seconds: float,
+    now: dt.datetime | None = None,
+    *,
+    cohort_id: int | None = None,
+) -> list[Claimed]:
     """Take up to `batch` due messages for sending. A message is due when queued and its time
     has come, or when a dispatcher's lease on it ran out (that dispatcher died). PostgreSQL:
     FOR UPDATE SKIP LOCKED, so that dispatchers never claim the same message; SQLite: the
     IMMEDIATE transaction does the same."""
     now = now or _now()
-    due = ((OutboxMessage.state == QUEUED) & (OutboxMessage.send_after <= now)) | (
+    due: Any = ((OutboxMessage.state == QUEUED) & (OutboxMessage.send_after <= now)) | (
         (OutboxMessage.state == SENDING) & (OutboxMessage.lease_until < now)
     )
+    if cohort_id is not None:  # "send now" for one cohort's messages
+        due = due & (OutboxMessage.cohort_id == cohort_id)
     async with OutboxMessage._meta.db.transaction():
         query = OutboxMessage.select(
             OutboxMessage.id,

@@ -100,8 +100,9 @@ _current: dict[str, SendRun] = {}
 _tasks: set[asyncio.Task[None]] = set()
 
 
-async def send_now(user: CurrentUser) -> SendRun:
-    """Dispatch what is due now, in the background of this app process."""
+async def send_now(user: CurrentUser, cohort_id: int | None = None) -> SendRun:
+    """Dispatch what is due now (of one cohort, if given), in the background of this app
+    process."""
     require_office(user)
     run = _current.get("run")
     if run is not None and run.running:
@@ -122,7 +123,14 @@ async def send_now(user: CurrentUser) -> SendRun:
         finally:
             run.running = False
 
-    await audit.record(user.person_id, "outbox.send_now", "outbox", summary="Send now")
+    await audit.record(
+        user.person_id,
+        "outbox.send_now",
+        "cohort" if cohort_id else "outbox",
+        cohort_id,
+        cohort_id=cohort_id,
+        summary="Send now" + (f" (cohort {cohort_id})" if cohort_id else ""),
+    )
     task = asyncio.create_task(work())
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)

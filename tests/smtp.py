@@ -23,10 +23,15 @@ class Received:
 class FaultyMailbox:
     received: list[Received] = field(default_factory=list)
     stall_seconds: float = 5.0
+    # Addresses refused once with 450, then accepted (a greylisting server).
+    refuse_once: set[str] = field(default_factory=set)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:  # noqa: N802
+        if address in self.refuse_once:
+            self.refuse_once.discard(address)
+            return "450 4.7.1 Greylisted, try again later"
         if address.startswith("busy+"):
             return "450 4.2.1 Mailbox busy, try later"
         if address.startswith("gone+"):

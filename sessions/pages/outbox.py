@@ -112,8 +112,10 @@ class OutboxPages(Controller):
     async def send_now(
         self, request: Request[Any, Any, Any], user: NamedDependency[CurrentUser]
     ) -> Redirect:
-        await outbox_views.send_now(user)
-        return Redirect(path="/outbox#progress")
+        form = await form_data(request)
+        cohort = _number(form.get("cohort", ""))
+        await outbox_views.send_now(user, cohort)
+        return Redirect(path="/outbox" + (f"?cohort={cohort}" if cohort else "") + "#progress")
 
     @get("/progress")
     async def progress(self) -> Template:

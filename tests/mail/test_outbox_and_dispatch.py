@@ -120,6 +120,25 @@ async def test_each_fault_ends_in_the_right_state_with_the_servers_reason(
     ]
 
 
+async def test_a_retried_message_keeps_its_message_id_and_bytes(smtp_server: SmtpServer) -> None:
+    smtp_server.mailbox.refuse_once.add("grey@example.edu")
+    await outbox.enqueue([message("grey", "grey@example.edu")])
+    first = await dispatch_due(transport(smtp_server), FAST)
+    assert first.retried == 1 and smtp_server.mailbox.received == []
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    second = await dispatch_due(transport(smtp_server), FAST, now=later)
+    assert second.sent == 1
+    (received,) = smtp_server.mailbox.received
+    parsed = message_from_bytes(received.content, policy=default)
+    assert parsed["Message-ID"] == message_id_for("grey", DOMAIN)
+    row = (
+        await OutboxMessage.select(OutboxMessage.attempts, OutboxMessage.last_code)
+        .where(OutboxMessage.key == "grey")
+        .first()
+    )
+    assert row == {"attempts": 2, "last_code": 250}
+
+
 async def test_a_stalled_server_times_out_and_the_message_is_retried(
     smtp_server: SmtpServer,
 ) -> None:

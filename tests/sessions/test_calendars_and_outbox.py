@@ -204,3 +204,24 @@ async def test_send_now_from_the_outbox_page_shows_its_progress(
         f"/sessions/{(await client.get(f'/api/cohorts/{world.cohort_a}/sessions', headers=world.staff.auth)).json()[1]['id']}/messages"
     )
     assert "invite" in timeline.text and "sent" in timeline.text
+
+
+async def test_send_now_for_one_cohort_leaves_the_others_queued(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    import asyncio
+
+    from facilitators.services import CurrentUser
+    from sessions import outbox_views
+
+    await client.post(f"/api/cohorts/{world.cohort_a}/publish", headers=world.facilitator_a.auth)
+    await client.post(f"/api/cohorts/{world.cohort_b}/publish", headers=world.facilitator_b.auth)
+    staff = CurrentUser(world.staff.id, "Staff", world.staff.email, frozenset({"staff"}))
+    run = await outbox_views.send_now(staff, world.cohort_a)
+    for _ in range(50):
+        if not run.running:
+            break
+        await asyncio.sleep(0.1)
+    assert (await outbox.counts(world.cohort_a))["sent"] == 7
+    assert (await outbox.counts(world.cohort_b)) | {} == {**(await outbox.counts(world.cohort_b))}
+    assert (await outbox.counts(world.cohort_b))["queued"] == 7
