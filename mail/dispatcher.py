@@ -82,8 +82,8 @@ async def dispatch_batch(
     on_progress: Callable[[Progress], None] | None = None,
     cohort_id: int | None = None,
 ) -> Progress:
-    """Claim one batch (of one cohort's messages, if given) and send it. Returns what happened; an empty Progress means nothing
-    was due."""
+    """Claim one batch (of one cohort's messages, if given) and send it. Returns what
+    happened; an empty Progress means nothing was due."""
     now = now or dt.datetime.now(dt.UTC)
     progress = Progress()
     claimed = await outbox.claim(config.batch_size, config.lease_seconds, now, cohort_id=cohort_id)

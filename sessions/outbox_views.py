@@ -117,7 +117,10 @@ async def send_now(user: CurrentUser, cohort_id: int | None = None) -> SendRun:
     async def work() -> None:
         try:
             total = await dispatcher.dispatch_due(
-                configured_transport(settings), dispatch_config(settings), on_progress=show
+                configured_transport(settings),
+                dispatch_config(settings),
+                on_progress=show,
+                cohort_id=cohort_id,
             )
             show(total)
         finally:

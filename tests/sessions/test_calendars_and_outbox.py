@@ -223,5 +223,4 @@ async def test_send_now_for_one_cohort_leaves_the_others_queued(
             break
         await asyncio.sleep(0.1)
     assert (await outbox.counts(world.cohort_a))["sent"] == 7
-    assert (await outbox.counts(world.cohort_b)) | {} == {**(await outbox.counts(world.cohort_b))}
     assert (await outbox.counts(world.cohort_b))["queued"] == 7
