@@ -721,7 +721,7 @@ class OutboxController(Controller):
         self, message_id: FromPath[int], user: NamedDependency[CurrentUser]
     ) -> OutboxMessageOut:
         await outbox_views.retry(user, message_id)
-        return message_out((await outbox_views.message_detail(user, message_id))[0])
+        return await _message_now(user, message_id)
 
     @post(
         "/{message_id:int}/cancel",
@@ -733,7 +733,7 @@ class OutboxController(Controller):
         self, message_id: FromPath[int], user: NamedDependency[CurrentUser]
     ) -> OutboxMessageOut:
         await outbox_views.cancel(user, message_id)
-        return message_out((await outbox_views.message_detail(user, message_id))[0])
+        return await _message_now(user, message_id)
 
     @post(
         "/release",
@@ -747,3 +747,7 @@ class OutboxController(Controller):
         return ReleaseOut(
             await outbox_views.release(user, outbox.OutboxFilter(cohort_id=data.cohort_id))
         )
+
+
+async def _message_now(user: CurrentUser, message_id: int) -> OutboxMessageOut:
+    return message_out((await outbox_views.message_detail(user, message_id))[0])

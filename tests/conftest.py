@@ -107,6 +107,33 @@ async def clean_database(database: Any) -> AsyncIterator[None]:
         await CurriculumTemplate.delete().where(CurriculumTemplate.builtin == False)  # noqa: E712
 
 
+@pytest.fixture
+def empty_pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test (its URL), dropped afterwards."""
+    import asyncio
+    import uuid
+
+    name = f"mc_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, TimeoutError) as error:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 # -- the app --------------------------------------------------------------------------------
 
 

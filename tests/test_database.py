@@ -7,13 +7,10 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import PG_ADMIN_URL, skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,35 +122,14 @@ def test_migrations_run_forward_on_an_empty_sqlite_database(tmp_path: Path) -> N
     assert "(0 migration(s) applied now)" in again.stdout
 
 
-def test_migrations_run_forward_on_an_empty_postgresql_database(tmp_path: Path) -> None:
-    try:
-        import asyncpg  # noqa: F401
-    except ImportError:  # pragma: no cover
-        skip_or_fail("asyncpg is not installed")
-    name = f"mc_migrate_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        import asyncpg
-
-        connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (TimeoutError, OSError) as error:
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
-    try:
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        first = _migrate(url, tmp_path)
-        assert first.returncode == 0, first.stderr
-        again = _migrate(url, tmp_path)
-        assert again.returncode == 0, again.stderr
-        assert "(0 migration(s) applied now)" in again.stdout
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def test_migrations_run_forward_on_an_empty_postgresql_database(
+    tmp_path: Path, empty_pg_database: str
+) -> None:
+    first = _migrate(empty_pg_database, tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = _migrate(empty_pg_database, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "(0 migration(s) applied now)" in again.stdout
 
 
 _WRITER_SCRIPT = """

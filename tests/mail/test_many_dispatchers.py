@@ -9,17 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import PG_ADMIN_URL, skip_or_fail
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,29 +57,6 @@ class Sink:
         return "250 OK"
 
 
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    name = f"mc_dispatch_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        import asyncpg
-
-        connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, TimeoutError) as error:
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 def _env(database_url: str, tmp_path: Path, smtp_port: int, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -103,12 +76,12 @@ def _start_sink(sink: Sink) -> tuple[Controller, int]:
 
 
 def test_two_dispatchers_on_postgresql_deliver_2000_messages_exactly_once(
-    pg_database: str, tmp_path: Path
+    empty_pg_database: str, tmp_path: Path
 ) -> None:
     sink = Sink()
     controller, port = _start_sink(sink)
     try:
-        env = _env(pg_database, tmp_path, port, DISPATCH_BATCH="25")
+        env = _env(empty_pg_database, tmp_path, port, DISPATCH_BATCH="25")
         enqueue = subprocess.run(
             [sys.executable, "-c", ENQUEUE, "2000"],
             cwd=ROOT,
@@ -143,12 +116,14 @@ def test_two_dispatchers_on_postgresql_deliver_2000_messages_exactly_once(
 
 
 def test_a_killed_dispatchers_messages_go_out_after_its_lease(
-    pg_database: str, tmp_path: Path
+    empty_pg_database: str, tmp_path: Path
 ) -> None:
     sink = Sink(delay=0.02)
     controller, port = _start_sink(sink)
     try:
-        env = _env(pg_database, tmp_path, port, DISPATCH_BATCH="20", DISPATCH_LEASE_SECONDS="3")
+        env = _env(
+            empty_pg_database, tmp_path, port, DISPATCH_BATCH="20", DISPATCH_LEASE_SECONDS="3"
+        )
         enqueue = subprocess.run(
             [sys.executable, "-c", ENQUEUE, "200"],
             cwd=ROOT,
