@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,6 +39,7 @@ from settings import Settings, get_settings
 from web import (
     EXCEPTION_HANDLERS,
     STATIC_DIR,
+    RedactFeedSecrets,
     add_security_headers,
     health,
     make_environment,
@@ -96,6 +98,9 @@ def _template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactFeedSecrets) for f in access_log.filters):
+        access_log.addFilter(RedactFeedSecrets())
     return Litestar(
         route_handlers=[
             health,

@@ -305,7 +305,7 @@ def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException)
     title = _TITLES.get(status, "Error")
     detail = error.detail or title
     if status >= 500:
-        log.error("HTTP %s on %s: %s", status, request.url.path, detail)
+        log.error("HTTP %s on %s: %s", status, loggable(request.url.path), detail)
         detail = "Something went wrong on our side. It has been logged."
     if is_api_request(request.url.path):
         errors = _validation_errors(error) if isinstance(error, ValidationException) else []
@@ -326,8 +326,27 @@ def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException)
     return _error_page(request, status, title, detail)
 
 
+_FEED_PATH = re.compile(r"/feeds/[^/\s?]+")
+
+
+def loggable(path: str) -> str:
+    """A path fit for logs: feed URLs carry their secret, which never goes to a log."""
+    return _FEED_PATH.sub("/feeds/[secret]", path)
+
+
+class RedactFeedSecrets(logging.Filter):
+    """For uvicorn's access log, whose records carry the request path in their arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(loggable(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def handle_server_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    log.exception(
+        "Unhandled error on %s %s", request.method, loggable(request.url.path), exc_info=error
+    )
     detail = "Something went wrong on our side. It has been logged."
     if is_api_request(request.url.path):
         return problem(500, "Internal server error", detail)

@@ -39,8 +39,20 @@ def check_timezone(value: str, field: str = "timezone", *, allow_empty: bool = F
     return canonical
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def single_line(value: str, field: str) -> str:
+    """Names and titles end up in mail headers and calendar lines: one line, no control
+    characters."""
+    if _CONTROL.search(value):
+        raise InvalidInput.single(field, "must be a single line without control characters")
+    return value
+
+
 def required_text(value: str, field: str, max_length: int) -> str:
-    text = value.strip()
+    """A name or title: required, one line (it may end up in a mail header), bounded."""
+    text = single_line(value.strip(), field)
     if not text:
         raise InvalidInput.single(field, "is required")
     if len(text) > max_length:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,11 +57,11 @@ async def _record(
     progress: Progress,
 ) -> None:
     if outcome.result == Result.sent:
-        await outbox.mark_sent(message.id, outcome.code or 250, outcome.reply)
+        await outbox.mark_sent(message, outcome.code or 250, outcome.reply)
         progress.sent += 1
     elif outcome.result == Result.retry and message.attempts < config.max_attempts:
         await outbox.mark_retry(
-            message.id, outcome.code, outcome.reply, now + config.retry_delay(message.attempts)
+            message, outcome.code, outcome.reply, now + config.retry_delay(message.attempts)
         )
         progress.retried += 1
     else:
@@ -69,7 +70,7 @@ async def _record(
             if outcome.result == Result.failed
             else f"gave up after {message.attempts} attempts: {outcome.reply}"
         )
-        await outbox.mark_failed(message.id, outcome.code, reason)
+        await outbox.mark_failed(message, outcome.code, reason)
         progress.failed += 1
         progress.errors.append(f"{message.recipient}: {outcome.code or ''} {reason}".strip())
 
@@ -81,25 +82,36 @@ async def dispatch_batch(
     now: dt.datetime | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     cohort_id: int | None = None,
-) -> Progress:
-    """Claim one batch (of one cohort's messages, if given) and send it. Returns what
-    happened; an empty Progress means nothing was due."""
-    now = now or dt.datetime.now(dt.UTC)
-    progress = Progress()
+    progress: Progress | None = None,
+) -> int:
+    """Claim one batch (of one cohort's messages, if given) and send it, adding to
+    `progress`. Returns how many messages it claimed (0: nothing was due).
+
+    The lease is renewed whenever half of it has passed, and a message the claim no longer
+    holds (another dispatcher took it after a stall, or a change superseded it) is skipped."""
+    progress = progress if progress is not None else Progress()
     claimed = await outbox.claim(config.batch_size, config.lease_seconds, now, cohort_id=cohort_id)
     if not claimed:
-        return progress
+        return 0
+    lease_started = time.monotonic()
+    held = {message.id for message in claimed}
     async with transport:
         for message in claimed:
-            if message.expires_at is not None and message.expires_at <= dt.datetime.now(dt.UTC):
-                await outbox.mark_failed(message.id, None, "expired before it could be sent")
+            if time.monotonic() - lease_started > config.lease_seconds / 2:
+                held = await outbox.renew(message.token, config.lease_seconds)
+                lease_started = time.monotonic()
+            if message.id not in held:
+                continue
+            real_now = dt.datetime.now(dt.UTC)
+            if message.expires_at is not None and message.expires_at <= real_now:
+                await outbox.mark_failed(message, None, "expired before it could be sent")
                 progress.failed += 1
             else:
                 outcome = await transport.send(message.recipient, message.content)
                 await _record(message, outcome, config, dt.datetime.now(dt.UTC), progress)
             if on_progress is not None:
                 on_progress(progress)
-    return progress
+    return len(claimed)
 
 
 async def dispatch_due(
@@ -109,26 +121,31 @@ async def dispatch_due(
     now: dt.datetime | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     cohort_id: int | None = None,
+    stop: asyncio.Event | None = None,
 ) -> Progress:
-    """Send everything due at `now` (of one cohort, if given), batch after batch, then stop."""
+    """Send everything due at `now` (of one cohort, if given), batch after batch, until
+    nothing is due (or `stop` is set). The progress adds up across batches."""
     total = Progress()
-    while True:
-        batch = await dispatch_batch(
-            transport, config, now=now, on_progress=on_progress, cohort_id=cohort_id
+    while stop is None or not stop.is_set():
+        claimed = await dispatch_batch(
+            transport, config, now=now, on_progress=on_progress, cohort_id=cohort_id, progress=total
         )
-        if not batch.handled:
-            return total
-        total.sent += batch.sent
-        total.failed += batch.failed
-        total.retried += batch.retried
-        total.errors += batch.errors
+        if not claimed:
+            break
+    return total
 
 
-async def run(transport: Transport, config: DispatchConfig, stop: asyncio.Event) -> None:
+async def run(
+    transport: Transport,
+    config: DispatchConfig,
+    stop: asyncio.Event,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
     """Dispatch until `stop` is set: the app's lifespan task and `mentorcircle dispatch`."""
     while not stop.is_set():
         try:
-            progress = await dispatch_due(transport, config)
+            progress = await dispatch_due(transport, config, now=now, stop=stop)
             if progress.handled:
                 log.info(
                     "dispatched: %s sent, %s failed, %s to retry",

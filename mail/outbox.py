@@ -7,6 +7,7 @@ Callers hand over finished content, a key and topic labels; this module imports 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,12 +85,15 @@ async def cancel_waiting(
     cohort_id: int | None = None,
     kinds: tuple[str, ...] = (),
     except_keys: tuple[str, ...] = (),
+    person_ids: list[int] | None = None,
 ) -> int:
     """Cancel held or queued messages about a session, a person (in a cohort), or a cohort:
     called in the same transaction as the change that supersedes them."""
     if session_id is None and person_id is None and cohort_id is None:
         raise ValueError("say which messages: by session, person or cohort")
-    where: Any = OutboxMessage.state.is_in(list(WAITING))
+    # A message being sent is superseded too: if it goes out, its outcome is not recorded,
+    # and it is never put back in the queue behind the message that replaced it.
+    where: Any = OutboxMessage.state.is_in([*WAITING, SENDING])
     if session_id is not None:
         where &= OutboxMessage.session_id == session_id
     if person_id is not None:
@@ -98,6 +102,10 @@ async def cancel_waiting(
         where &= OutboxMessage.cohort_id == cohort_id
     if kinds:
         where &= OutboxMessage.kind.is_in(list(kinds))
+    if person_ids is not None:
+        if not person_ids:
+            return 0
+        where &= OutboxMessage.person_id.is_in(person_ids)
     if except_keys:
         where &= OutboxMessage.key.not_in(list(except_keys))
     rows = (
@@ -116,6 +124,7 @@ class Claimed:
     content: bytes
     attempts: int
     expires_at: dt.datetime | None
+    token: str
 
 
 async def claim(
@@ -125,16 +134,20 @@ async def claim(
     *,
     cohort_id: int | None = None,
 ) -> list[Claimed]:
-    """Take up to `batch` due messages for sending. A message is due when queued and its time
-    has come, or when a dispatcher's lease on it ran out (that dispatcher died). PostgreSQL:
-    FOR UPDATE SKIP LOCKED, so that dispatchers never claim the same message; SQLite: the
-    IMMEDIATE transaction does the same."""
-    now = now or _now()
-    due: Any = ((OutboxMessage.state == QUEUED) & (OutboxMessage.send_after <= now)) | (
-        (OutboxMessage.state == SENDING) & (OutboxMessage.lease_until < now)
+    """Take up to `batch` messages due at `now` for sending, under a lease that starts now (in
+    real time, whatever `now` says). A message is due when queued and its time has come, or
+    when another dispatcher's lease on it ran out (that dispatcher died). PostgreSQL: FOR
+    UPDATE SKIP LOCKED, so that dispatchers never claim the same message; SQLite: the
+    IMMEDIATE transaction does the same. Each claim has its own token: only its holder may
+    record an outcome."""
+    due_at = now or _now()
+    real_now = _now()
+    due: Any = ((OutboxMessage.state == QUEUED) & (OutboxMessage.send_after <= due_at)) | (
+        (OutboxMessage.state == SENDING) & (OutboxMessage.lease_until < real_now)
     )
     if cohort_id is not None:  # "send now" for one cohort's messages
         due = due & (OutboxMessage.cohort_id == cohort_id)
+    token = uuid.uuid4().hex
     async with OutboxMessage._meta.db.transaction():
         query = OutboxMessage.select(
             OutboxMessage.id,
@@ -156,7 +169,8 @@ async def claim(
         await OutboxMessage.update(
             {
                 OutboxMessage.state: SENDING,
-                OutboxMessage.lease_until: now + dt.timedelta(seconds=lease_seconds),
+                OutboxMessage.lease_until: real_now + dt.timedelta(seconds=lease_seconds),
+                OutboxMessage.lease_token: token,
                 OutboxMessage.attempts: OutboxMessage.attempts + 1,
             }
         ).where(OutboxMessage.id.is_in([row["id"] for row in rows]))
@@ -168,12 +182,35 @@ async def claim(
             content=bytes(row["content"]),
             attempts=row["attempts"] + 1,
             expires_at=row["expires_at"],
+            token=token,
         )
         for row in rows
     ]
 
 
-async def mark_sent(message_id: int, code: int, reply: str) -> None:
+async def renew(token: str, lease_seconds: float) -> set[int]:
+    """Extend this claim's lease on the messages it still holds; returns their ids. A message
+    no longer held (its lease ran out and another dispatcher took it, or a change superseded
+    it) must not be sent by this dispatcher."""
+    rows = (
+        await OutboxMessage.update(
+            {OutboxMessage.lease_until: _now() + dt.timedelta(seconds=lease_seconds)}
+        )
+        .where((OutboxMessage.lease_token == token) & (OutboxMessage.state == SENDING))
+        .returning(OutboxMessage.id)
+    )
+    return {row["id"] for row in rows}
+
+
+def _held(message: Claimed) -> Any:
+    return (
+        (OutboxMessage.id == message.id)
+        & (OutboxMessage.state == SENDING)
+        & (OutboxMessage.lease_token == message.token)
+    )
+
+
+async def mark_sent(message: Claimed, code: int, reply: str) -> None:
     await OutboxMessage.update(
         {
             OutboxMessage.state: SENT,
@@ -182,10 +219,10 @@ async def mark_sent(message_id: int, code: int, reply: str) -> None:
             OutboxMessage.last_error: "" if 200 <= code < 300 else reply[:2000],
             OutboxMessage.lease_until: None,
         }
-    ).where((OutboxMessage.id == message_id) & (OutboxMessage.state == SENDING))
+    ).where(_held(message))
 
 
-async def mark_retry(message_id: int, code: int | None, reply: str, retry_at: dt.datetime) -> None:
+async def mark_retry(message: Claimed, code: int | None, reply: str, retry_at: dt.datetime) -> None:
     await OutboxMessage.update(
         {
             OutboxMessage.state: QUEUED,
@@ -194,10 +231,10 @@ async def mark_retry(message_id: int, code: int | None, reply: str, retry_at: dt
             OutboxMessage.last_error: reply[:2000],
             OutboxMessage.lease_until: None,
         }
-    ).where((OutboxMessage.id == message_id) & (OutboxMessage.state == SENDING))
+    ).where(_held(message))
 
 
-async def mark_failed(message_id: int, code: int | None, reply: str) -> None:
+async def mark_failed(message: Claimed, code: int | None, reply: str) -> None:
     await OutboxMessage.update(
         {
             OutboxMessage.state: FAILED,
@@ -205,7 +242,7 @@ async def mark_failed(message_id: int, code: int | None, reply: str) -> None:
             OutboxMessage.last_error: reply[:2000],
             OutboxMessage.lease_until: None,
         }
-    ).where((OutboxMessage.id == message_id) & (OutboxMessage.state == SENDING))
+    ).where(_held(message))
 
 
 async def counts(cohort_id: int | None = None) -> dict[str, int]:
@@ -338,7 +375,8 @@ async def release(criteria: OutboxFilter) -> int:
 
 
 async def retry(message_id: int) -> bool:
-    """Send a failed (or cancelled) message again, now. False when it is in another state."""
+    """Send a failed message again, now. False in any other state: a cancelled message was
+    superseded (a newer one replaced it) and must not go out after its replacement."""
     rows = (
         await OutboxMessage.update(
             {
@@ -347,7 +385,7 @@ async def retry(message_id: int) -> bool:
                 OutboxMessage.attempts: 0,
             }
         )
-        .where((OutboxMessage.id == message_id) & OutboxMessage.state.is_in([FAILED, CANCELLED]))
+        .where((OutboxMessage.id == message_id) & (OutboxMessage.state == FAILED))
         .returning(OutboxMessage.id)
     )
     return bool(rows)

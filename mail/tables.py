@@ -41,6 +41,8 @@ class OutboxMessage(Table):
     expires_at = Timestamptz(null=True, default=None)
     attempts = Integer(default=0)
     lease_until = Timestamptz(null=True, default=None)
+    # Which claim holds the lease: outcomes are recorded only by the dispatcher that holds it.
+    lease_token = Varchar(length=40, default="")
     last_code = Integer(null=True, default=None)
     last_error = Text(default="")
     sent_at = Timestamptz(null=True, default=None)

@@ -136,11 +136,21 @@ class SMTPTransport:
     async def send(self, recipient: str, content: bytes) -> Outcome:
         try:
             client = await self._connection()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            # Connecting or signing in failed (a wrong password, a server refusing us): that is
+            # about the settings or the server, never this message, so it is tried again later.
+            await self._close()
+            code = getattr(error, "code", None)
+            return Outcome(Result.retry, code, f"cannot use the SMTP server: {error}")
+        try:
             refused, reply = await client.sendmail(self.envelope_from, [recipient], content)
         except aiosmtplib.SMTPRecipientsRefused as error:
             # Not an SMTPResponseException: the per-recipient replies are in .recipients.
             first = error.recipients[0]
             return classify(first.code, first.message)
+        except aiosmtplib.SMTPSenderRefused as error:
+            # The server refuses our MAIL FROM: a settings problem (MAIL_FROM), not the message's.
+            return Outcome(Result.retry, error.code, f"sender refused: {error.message}")
         except aiosmtplib.SMTPResponseException as error:
             if error.code == 421 or not (self._client and self._client.is_connected):
                 await self._close()

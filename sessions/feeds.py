@@ -141,7 +141,8 @@ async def feed_for(name: str) -> Feed:
     cohort_ids, membership_changed = owned
     sessions = (
         await Session.select(*Session.all_columns(), Session.cohort.name.as_alias("cohort_name"))
-        .where(Session.cohort.is_in(cohort_ids))
+        # A draft schedule is not anyone's calendar yet.
+        .where(Session.cohort.is_in(cohort_ids) & Session.cohort.published_at.is_not_null())
         .order_by(Session.starts_at)
         if cohort_ids
         else []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from email.utils import formataddr
 from typing import Any
 
 from icalendar import Calendar, Event, vCalAddress, vDuration, vText
@@ -20,6 +21,7 @@ from facilitators.tables import Person
 from mail import outbox
 from mail.compose import Calendar as MailCalendar
 from mail.compose import Draft, compose, message_id_for
+from mail.tables import OutboxMessage
 from sessions import emails
 from sessions.tables import (
     Cohort,
@@ -231,8 +233,8 @@ def _message(
     }[kind]
     content = compose(
         Draft(
-            sender=f"{cohort.organizer.name} via mentorcircle <{settings.mail_from}>",
-            recipient=f"{attendee.name} <{attendee.email}>",
+            sender=formataddr((f"{cohort.organizer.name} via mentorcircle", settings.mail_from)),
+            recipient=formataddr((attendee.name, attendee.email)),
             subject=subject,
             text=text,
             html=html,
@@ -304,7 +306,11 @@ async def send_session_change(session_id: int) -> int:
     cohort = await cohort_mail(session["cohort"])
     if not cohort.published:
         return 0
-    await outbox.cancel_waiting(session_id=session_id, kinds=KINDS)
+    # Supersede what had not gone out to the people who now get the replacement (a pending
+    # withdrawal CANCEL to someone who left stays as it is).
+    await outbox.cancel_waiting(
+        session_id=session_id, kinds=KINDS, person_ids=[a.person_id for a in cohort.attendees]
+    )
     cancelled = session["status"] == SessionStatus.cancelled.value
     stamp = dt.datetime.now(dt.UTC)
     messages = [
@@ -337,6 +343,16 @@ async def send_withdrawal(cohort_id: int, person_id: int) -> int:
     assert person is not None
     attendee = Attendee(person_id, person["name"], person["email"], person["timezone"], False)
     stamp = dt.datetime.now(dt.UTC)
+    # Only events they hold: an invitation (or update) to them actually went out.
+    held = {
+        row["session_id"]
+        for row in await OutboxMessage.select(OutboxMessage.session_id).where(
+            (OutboxMessage.cohort_id == cohort_id)
+            & (OutboxMessage.person_id == person_id)
+            & OutboxMessage.kind.is_in(["invite", "update"])
+            & OutboxMessage.state.is_in(["sent", "sending"])
+        )
+    }
     messages = [
         # Their own copy moves one sequence ahead: calendars ignore a CANCEL that is not newer.
         _message(
@@ -349,6 +365,6 @@ async def send_withdrawal(cohort_id: int, person_id: int) -> int:
             stamp=stamp,
         )
         for session in await _sessions(cohort_id, None, future_only=True)
-        if session["status"] == SessionStatus.scheduled.value
+        if session["status"] == SessionStatus.scheduled.value and session["id"] in held
     ]
     return await outbox.enqueue(messages)

@@ -21,6 +21,7 @@ from facilitators.services import (
 )
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import normalize_email
+from mail import outbox
 from sessions import invites
 from sessions.access import require_cohort
 from sessions.roster_csv import RosterRow, RowProblem, parse_roster
@@ -284,7 +285,10 @@ async def withdraw(cohort_id: int, enrollment_id: int, *, actor: CurrentUser) ->
         await Enrollment.update(
             {Enrollment.status: WITHDRAWN, Enrollment.withdrawn_at: _now()}
         ).where(Enrollment.id == enrollment_id)
-        await invites.send_withdrawal(cohort_id, row["person"])
+        if row["status"] == ENROLLED:
+            await invites.send_withdrawal(cohort_id, row["person"])
+        else:  # waitlisted: nothing was ever sent to them but, perhaps, something queued
+            await outbox.cancel_waiting(cohort_id=cohort_id, person_id=row["person"])
         await audit.record(
             actor.person_id,
             "enrollment.withdraw",

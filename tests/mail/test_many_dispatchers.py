@@ -164,6 +164,7 @@ def test_a_killed_dispatchers_messages_go_out_after_its_lease(
     counts = Counter(sink.message_ids)
     assert len(counts) == 200, "every message arrived"
     twice = [message_id for message_id, n in counts.items() if n > 1]
-    # Only what was in flight at the kill may arrive again, and with the same Message-ID.
-    assert len(twice) <= 20
+    # Only the message in flight at the kill (sent, its outcome not yet recorded) may arrive
+    # again, and with the same Message-ID, so mail clients fold the two.
+    assert len(twice) <= 1
     assert all(n <= 2 for n in counts.values())

@@ -157,6 +157,10 @@ async def test_a_crashed_dispatchers_messages_return_after_the_lease(
     claimed = await outbox.claim(10, lease_seconds=60, now=now)  # ... and the dispatcher dies
     assert [c.key for c in claimed] == ["lease"]
     assert await outbox.claim(10, lease_seconds=60, now=now + dt.timedelta(seconds=30)) == []
+    # The lease runs out (in real time, whatever "now" a dispatcher is asked to use).
+    await OutboxMessage.update(
+        {OutboxMessage.lease_until: dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)}
+    ).where(OutboxMessage.key == "lease")
     progress = await dispatch_due(transport(smtp_server), FAST, now=now + dt.timedelta(seconds=61))
     assert progress.sent == 1
     row = (
@@ -257,3 +261,42 @@ def test_smtp_urls_are_read_with_their_options() -> None:
         7.0,
     )
     assert SMTPConfig.from_url("smtps://mail.example.org").port == 465
+
+
+async def test_a_message_whose_lease_another_dispatcher_took_is_not_recorded_twice(
+    smtp_server: SmtpServer,
+) -> None:
+    await outbox.enqueue([message(f"m{n}", f"m{n}@example.edu") for n in range(3)])
+    first = await outbox.claim(10, lease_seconds=60)
+    # The first dispatcher stalls past its lease; a second one takes the messages over.
+    await OutboxMessage.update(
+        {OutboxMessage.lease_until: dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)}
+    ).where(OutboxMessage.id > 0)
+    second = await outbox.claim(10, lease_seconds=60)
+    assert {c.id for c in second} == {c.id for c in first}
+    assert await outbox.renew(first[0].token, 60) == set()  # the first claim holds nothing now
+    await outbox.mark_sent(first[0], 250, "late")  # ... and cannot record an outcome
+    assert (await states())["m0"][0] == "sending"
+
+
+async def test_a_bad_smtp_login_is_retried_not_failed(smtp_server: SmtpServer) -> None:
+    await outbox.enqueue([message("login", "l@example.edu")])
+    wrong = SMTPTransport(
+        SMTPConfig.from_url(
+            f"smtp://user:pw@127.0.0.1:{smtp_server.port}?starttls=false&timeout=2"
+        ),
+        "office@example.org",
+    )
+    progress = await dispatch_due(wrong, FAST)
+    assert (progress.retried, progress.failed) == (1, 0)
+    assert "cannot use the SMTP server" in (await states())["login"][2]
+
+
+async def test_progress_adds_up_across_batches(smtp_server: SmtpServer) -> None:
+    await outbox.enqueue([message(f"p{n}", f"p{n}@example.edu") for n in range(5)])
+    seen: list[int] = []
+    small = DispatchConfig(batch_size=2)
+    total = await dispatch_due(
+        transport(smtp_server), small, on_progress=lambda p: seen.append(p.sent)
+    )
+    assert total.sent == 5 and seen == [1, 2, 3, 4, 5]

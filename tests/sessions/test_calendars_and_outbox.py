@@ -11,7 +11,11 @@ from tests.conftest import World, post_form, sign_in
 from tests.sessions.test_invites import ical_js, vobject_events
 
 
-async def _feed_url(client: httpx.AsyncClient, email: str) -> str:
+async def _feed_url(client: httpx.AsyncClient, email: str, world: World | None = None) -> str:
+    if world is not None:  # a draft schedule is in nobody's feed: publish it
+        await client.post(
+            f"/api/cohorts/{world.cohort_a}/publish", headers=world.facilitator_a.auth
+        )
     await sign_in(client, email)
     page = (await client.get("/calendar")).text
     match = re.search(r'value="http://testserver(/feeds/[^"]+)"', page)
@@ -23,7 +27,7 @@ async def _feed_url(client: httpx.AsyncClient, email: str) -> str:
 async def test_a_persons_feed_lists_their_sessions_and_keeps_cancelled_ones(
     client: httpx.AsyncClient, make_client: object, world: World
 ) -> None:
-    url = await _feed_url(client, world.participant_a.email)
+    url = await _feed_url(client, world.participant_a.email, world)
     anonymous: httpx.AsyncClient = make_client()  # type: ignore[operator]
     response = await anonymous.get(url)
     assert response.status_code == 200
@@ -52,7 +56,7 @@ async def test_a_persons_feed_lists_their_sessions_and_keeps_cancelled_ones(
 async def test_feeds_answer_304_until_something_changes(
     client: httpx.AsyncClient, make_client: object, world: World
 ) -> None:
-    url = await _feed_url(client, world.participant_a.email)
+    url = await _feed_url(client, world.participant_a.email, world)
     reader: httpx.AsyncClient = make_client()  # type: ignore[operator]
     first = await reader.get(url)
     again = await reader.get(url)
@@ -85,7 +89,7 @@ async def test_feeds_answer_304_until_something_changes(
 async def test_regenerating_a_feed_revokes_the_old_address_and_others_cannot_guess_it(
     client: httpx.AsyncClient, make_client: object, world: World
 ) -> None:
-    old = await _feed_url(client, world.participant_a.email)
+    old = await _feed_url(client, world.participant_a.email, world)
     reader: httpx.AsyncClient = make_client()  # type: ignore[operator]
     assert (await reader.get(old)).status_code == 200
     await post_form(client, "/calendar/regenerate", {}, page="/calendar")
@@ -177,7 +181,16 @@ async def test_held_messages_are_released_and_messages_can_be_cancelled_and_retr
     assert (
         await client.post(f"/api/outbox/{one}/cancel", headers=world.staff.auth)
     ).status_code == 409
-    retried = await client.post(f"/api/outbox/{one}/retry", headers=world.staff.auth)
+    # A cancelled message was superseded: it never goes out again.
+    assert (
+        await client.post(f"/api/outbox/{one}/retry", headers=world.staff.auth)
+    ).status_code == 409
+    from mail.tables import OutboxMessage
+
+    await OutboxMessage.update({OutboxMessage.state: "failed"}).where(
+        OutboxMessage.id == listed[1]["id"]
+    )
+    retried = await client.post(f"/api/outbox/{listed[1]['id']}/retry", headers=world.staff.auth)
     assert retried.json()["state"] == "queued"
 
 
@@ -224,3 +237,32 @@ async def test_send_now_for_one_cohort_leaves_the_others_queued(
         await asyncio.sleep(0.1)
     assert (await outbox.counts(world.cohort_a))["sent"] == 7
     assert (await outbox.counts(world.cohort_b))["queued"] == 7
+
+
+async def test_a_draft_schedule_is_in_nobodys_feed(
+    client: httpx.AsyncClient, make_client: object, world: World
+) -> None:
+    url = await _feed_url(client, world.participant_a.email)
+    reader: httpx.AsyncClient = make_client()  # type: ignore[operator]
+    assert b"BEGIN:VEVENT" not in (await reader.get(url)).content
+    await reader.post(f"/api/cohorts/{world.cohort_a}/publish", headers=world.facilitator_a.auth)
+    assert (await reader.get(url)).content.count(b"BEGIN:VEVENT") == 8
+
+
+def test_feed_secrets_never_reach_a_log() -> None:
+    import logging
+
+    from web import RedactFeedSecrets, loggable
+
+    assert loggable("/feeds/p12-abcdefghijklmnopqrstuvwxyz012345.ics") == "/feeds/[secret]"
+    record = logging.LogRecord(
+        "uvicorn.access",
+        20,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("1.2.3.4", "GET", "/feeds/p1-secret.ics?x=1", "1.1", 200),
+        None,
+    )
+    RedactFeedSecrets().filter(record)
+    assert "secret" not in record.getMessage().replace("[secret]", "")

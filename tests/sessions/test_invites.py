@@ -236,6 +236,8 @@ async def test_co_facilitators_are_chairs_and_the_organizer_is_not_invited(
 async def test_joining_late_invites_to_what_is_left_and_leaving_cancels(
     client: httpx.AsyncClient, world: World
 ) -> None:
+    from mail.tables import OutboxMessage as Row
+
     sessions = await _publish(client, world)
     added = await client.post(
         f"/api/cohorts/{world.cohort_a}/participants",
@@ -246,14 +248,24 @@ async def test_joining_late_invites_to_what_is_left_and_leaving_cancels(
     enrollment_id = added.json()["participant"]["enrollment_id"]
     invites = await messages(person_id=person_id)
     assert len(invites) == 7 and {r["kind"] for r in invites} == {"invite"}
+    # Two of the invitations went out; the others still wait.
+    await Row.update({Row.state: "sent"}).where(Row.id.is_in([invites[0]["id"], invites[1]["id"]]))
     await client.post(
         f"/api/cohorts/{world.cohort_a}/participants/{enrollment_id}/withdraw",
         headers=world.staff.auth,
     )
     after = await messages(person_id=person_id)
-    assert {r["state"] for r in after if r["kind"] == "invite"} == {"cancelled"}
+    waiting = [
+        r
+        for r in after
+        if r["kind"] == "invite" and r["id"] not in (invites[0]["id"], invites[1]["id"])
+    ]
+    assert {r["state"] for r in waiting} == {"cancelled"}
     cancels = [r for r in after if r["kind"] == "cancel"]
-    assert len(cancels) == 7
+    # A CANCEL only for the events they hold.
+    assert sorted(r["session_id"] for r in cancels) == sorted(
+        [invites[0]["session_id"], invites[1]["session_id"]]
+    )
     method, ics, _ = calendar_of(bytes(cancels[0]["content"]))
     (event,) = ical_js(ics)["events"]
     assert method == "CANCEL" and event["sequence"] == sessions[1]["ical_sequence"] + 1
@@ -286,3 +298,74 @@ async def test_invites_reach_a_real_smtp_server_and_parse_the_same(
     method, ics, parsed = calendar_of(received[0].content)
     assert method == "REQUEST" and parsed["Message-ID"].endswith("@example.org>")
     assert ical_js(ics)["events"][0]["start_is_utc"] is True
+
+
+async def test_a_waitlisted_person_who_leaves_gets_no_cancellation(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await _publish(client, world)
+    await client.patch(
+        f"/api/cohorts/{world.cohort_a}", headers=world.staff.auth, json={"capacity": 1}
+    )
+    added = await client.post(
+        f"/api/cohorts/{world.cohort_a}/participants",
+        headers=world.staff.auth,
+        json={"email": "wait@example.edu", "name": "Wait"},
+    )
+    participant = added.json()["participant"]
+    assert participant["status"] == "waitlisted"
+    await client.post(
+        f"/api/cohorts/{world.cohort_a}/participants/{participant['enrollment_id']}/withdraw",
+        headers=world.staff.auth,
+    )
+    assert await messages(person_id=participant["person_id"]) == []
+
+
+async def test_a_reschedule_keeps_a_leavers_pending_cancellation(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from mail.tables import OutboxMessage as Row
+
+    sessions = await _publish(client, world)
+    added = await client.post(
+        f"/api/cohorts/{world.cohort_a}/participants",
+        headers=world.staff.auth,
+        json={"email": "leaver@example.edu", "name": "Leaver"},
+    )
+    person = added.json()["participant"]
+    await Row.update({Row.state: "sent"}).where(Row.person_id == person["person_id"])
+    await client.post(
+        f"/api/cohorts/{world.cohort_a}/participants/{person['enrollment_id']}/withdraw",
+        headers=world.staff.auth,
+    )
+    target = sessions[3]
+    await client.patch(
+        f"/api/sessions/{target['id']}",
+        headers=world.facilitator_a.auth,
+        json={"start_time": "18:00"},
+    )
+    leaver = await messages(person_id=person["person_id"], session_id=target["id"])
+    assert [(r["kind"], r["state"]) for r in leaver] == [("invite", "sent"), ("cancel", "queued")]
+
+
+async def test_names_with_commas_are_one_quoted_address(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from email.utils import getaddresses
+
+    added = await client.post(
+        f"/api/cohorts/{world.cohort_a}/participants",
+        headers=world.staff.auth,
+        json={"email": "jane@example.edu", "name": "Smith, Jane"},
+    )
+    assert added.status_code == 201
+    await _publish(client, world)
+    row = (await messages(person_id=added.json()["participant"]["person_id"]))[0]
+    _, _, parsed = calendar_of(bytes(row["content"]))
+    assert getaddresses([parsed["To"]]) == [("Smith, Jane", "jane@example.edu")]
+    bad = await client.post(
+        f"/api/cohorts/{world.cohort_a}/participants",
+        headers=world.staff.auth,
+        json={"email": "evil@example.edu", "name": "Evil\r\nBcc: everyone@example.org"},
+    )
+    assert bad.status_code == 422 and "single line" in bad.json()["detail"]
