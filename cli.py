@@ -163,7 +163,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await dispatcher.run(transport, config, stop)
+            await dispatcher.run(transport, config, stop, now=now)
             return 0
         due = (await outbox.counts())["queued"]
         with Progress(

@@ -57,7 +57,7 @@ class Settings:
     # The outbox dispatcher: inside the app (off for separate `mentorcircle dispatch` workers),
     # and its timing, in seconds, so tests and operators can tune it.
     dispatch_in_app: bool = True
-    dispatch_batch: int = 50
+    dispatch_batch: int = 200
     dispatch_lease: float = 300.0
     dispatch_backoff: float = 60.0
     dispatch_max_attempts: int = 6
@@ -106,7 +106,7 @@ def load_settings() -> Settings:
         pg_pool_min=int(os.environ.get("PG_POOL_MIN", "2")),
         pg_pool_max=int(os.environ.get("PG_POOL_MAX", "10")),
         dispatch_in_app=_bool("DISPATCH_IN_APP", True),
-        dispatch_batch=int(os.environ.get("DISPATCH_BATCH", "50")),
+        dispatch_batch=int(os.environ.get("DISPATCH_BATCH", "200")),
         dispatch_lease=float(os.environ.get("DISPATCH_LEASE_SECONDS", "300")),
         dispatch_backoff=float(os.environ.get("DISPATCH_BACKOFF_SECONDS", "60")),
         dispatch_max_attempts=int(os.environ.get("DISPATCH_MAX_ATTEMPTS", "6")),

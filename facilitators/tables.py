@@ -55,6 +55,8 @@ class Person(Table):
     active = Boolean(default=True)
     # Bumped to revoke the person's calendar feed URL, which is derived, never stored.
     feed_generation = Integer(default=0)
+    # When the set of cohorts they facilitate last changed (their feed's Last-Modified).
+    calendar_changed_at = Timestamptz(default=TimestamptzNow())
     created_at = Timestamptz(default=TimestamptzNow())
 
 

@@ -24,7 +24,7 @@ log = logging.getLogger("mentorcircle.mail")
 
 @dataclass(frozen=True)
 class DispatchConfig:
-    batch_size: int = 50
+    batch_size: int = 200
     lease_seconds: float = 300.0
     max_attempts: int = 6
     backoff_seconds: float = 60.0

@@ -360,14 +360,15 @@ async def get_message(message_id: int) -> tuple[MessageRow, bytes | None] | None
 
 
 async def release(criteria: OutboxFilter) -> int:
-    """Held messages (a "review first" cohort's) go to the queue."""
+    """Held messages (a "review first" cohort's) go to the queue, each at its own time (a
+    message meant for later still waits for it)."""
     where = _where(
         OutboxFilter(
             cohort_id=criteria.cohort_id, session_id=criteria.session_id, kind=criteria.kind
         )
     ) & (OutboxMessage.state == HELD)
     rows = (
-        await OutboxMessage.update({OutboxMessage.state: QUEUED, OutboxMessage.send_after: _now()})
+        await OutboxMessage.update({OutboxMessage.state: QUEUED})
         .where(where)
         .returning(OutboxMessage.id)
     )

@@ -100,7 +100,11 @@ async def _owner_cohorts(kind: str, owner_id: int) -> tuple[list[int], dt.dateti
     if kind == "c":
         row = await Cohort.select(Cohort.feed_generation).where(Cohort.id == owner_id).first()
         return None if row is None else ([owner_id], EPOCH)
-    person = await Person.select(Person.active).where(Person.id == owner_id).first()
+    person = (
+        await Person.select(Person.active, Person.calendar_changed_at)
+        .where(Person.id == owner_id)
+        .first()
+    )
     if person is None or not person["active"]:
         return None
     enrollments = await Enrollment.select(
@@ -113,7 +117,7 @@ async def _owner_cohorts(kind: str, owner_id: int) -> tuple[list[int], dt.dateti
     cohorts |= {f["cohort"] for f in facilitated}
     # Joining or leaving changes the feed even when no session changed.
     changed = max(
-        [EPOCH]
+        [EPOCH, person["calendar_changed_at"]]
         + [e["enrolled_at"] for e in enrollments]
         + [e["withdrawn_at"] for e in enrollments if e["withdrawn_at"] is not None]
     )
@@ -158,7 +162,17 @@ async def feed_for(name: str) -> Feed:
         for s in sessions
     ]
     body = calendar_bytes(events, method=None, feed=True)
-    last = max([membership_changed] + [s["updated_at"] for s in sessions])
+    cohorts_changed = (
+        [
+            c["updated_at"]
+            for c in await Cohort.select(Cohort.updated_at).where(Cohort.id.is_in(cohort_ids))
+        ]
+        if cohort_ids
+        else []
+    )
+    # Every input of the body counts, so that If-Modified-Since is as safe as the ETag: a
+    # renamed cohort, a session moved, a cohort joined or left.
+    last = max([membership_changed, *cohorts_changed] + [s["updated_at"] for s in sessions])
     return Feed(
         body=body,
         etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',

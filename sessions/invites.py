@@ -287,7 +287,7 @@ async def send_schedule(cohort_id: int, *, person_ids: list[int] | None = None) 
             attendee,
             method="REQUEST",
             sequence=session["ical_sequence"],
-            kind="invite" if session["ical_sequence"] == 0 else "update",
+            kind="invite",  # to them it is new, whatever the session's sequence
             stamp=stamp,
         )
         for session in await _sessions(cohort_id, None, future_only=True)

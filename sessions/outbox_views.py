@@ -4,6 +4,7 @@ confidential one), the "send now" run with its progress, and who may look."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.policy import default
@@ -15,6 +16,8 @@ from facilitators.services import CurrentUser
 from mail import dispatcher, outbox
 from mail.setup import configured_transport, dispatch_config
 from settings import get_settings
+
+log = logging.getLogger("mentorcircle.mail")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class SendRun:
     failed: int = 0
     retried: int = 0
     running: bool = True
+    failed_to_run: bool = False
 
 
 _current: dict[str, SendRun] = {}
@@ -123,6 +127,9 @@ async def send_now(user: CurrentUser, cohort_id: int | None = None) -> SendRun:
                 cohort_id=cohort_id,
             )
             show(total)
+        except Exception:
+            log.exception("send now failed")
+            run.failed_to_run = True
         finally:
             run.running = False
 

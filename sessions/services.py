@@ -770,6 +770,17 @@ async def _replace_facilitators(
     await CohortFacilitator.insert(
         *[CohortFacilitator(cohort=cohort_id, person=p, lead=p == lead) for p in ids]
     )
+    before_ids = {person for person, _ in before}
+    added, removed = sorted(set(ids) - before_ids), sorted(before_ids - set(ids))
+    # Their calendars change: feeds see it, and so do invitations once published.
+    if added or removed:
+        await Person.update({Person.calendar_changed_at: _now()}).where(
+            Person.id.is_in([*added, *removed])
+        )
+    for person_id in removed:
+        await invites.send_withdrawal(cohort_id, person_id)
+    if added:
+        await invites.send_schedule(cohort_id, person_ids=added)
     return {"facilitators": list(ids), "lead": lead}
 
 

@@ -3,6 +3,7 @@ with the server's reason, none is sent twice, and a crashed dispatcher's message
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from email import message_from_bytes
 from email.policy import default
@@ -147,6 +148,19 @@ async def test_a_stalled_server_times_out_and_the_message_is_retried(
     progress = await dispatch_due(transport(smtp_server), FAST)
     assert progress.retried == 1
     assert (await states())["stall"][0] == "queued"
+    # The stalled server took the message in the end; the retry sends it again, with the
+    # same Message-ID, so the recipient's client shows it once (the at-least-once window).
+    await asyncio.sleep(2.5)
+    smtp_server.mailbox.stall_seconds = 0
+    await dispatch_due(
+        transport(smtp_server), FAST, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    )
+    assert (await states())["stall"][0] == "sent"
+    ids = {
+        message_from_bytes(r.content, policy=default)["Message-ID"]
+        for r in smtp_server.mailbox.received
+    }
+    assert ids == {message_id_for("stall", DOMAIN)}
 
 
 async def test_a_crashed_dispatchers_messages_return_after_the_lease(

@@ -266,3 +266,35 @@ def test_feed_secrets_never_reach_a_log() -> None:
     )
     RedactFeedSecrets().filter(record)
     assert "secret" not in record.getMessage().replace("[secret]", "")
+
+
+async def test_if_modified_since_sees_a_removal_and_a_rename(
+    client: httpx.AsyncClient, make_client: object, world: World
+) -> None:
+    import asyncio
+
+    await client.patch(
+        f"/api/cohorts/{world.cohort_a}",
+        headers=world.staff.auth,
+        json={"facilitator_ids": [world.facilitator_a.id, world.facilitator_b.id]},
+    )
+    url = await _feed_url(client, world.facilitator_b.email, world)
+    reader: httpx.AsyncClient = make_client()  # type: ignore[operator]
+    first = await reader.get(url)
+    assert first.content.count(b"BEGIN:VEVENT") == 8
+    await asyncio.sleep(1.1)  # Last-Modified has one-second resolution
+    await reader.patch(
+        f"/api/cohorts/{world.cohort_a}",
+        headers=world.staff.auth,
+        json={"name": "Cohort A, renamed"},
+    )
+    renamed = await reader.get(url, headers={"If-Modified-Since": first.headers["last-modified"]})
+    assert renamed.status_code == 200 and b"renamed" in renamed.content
+    await asyncio.sleep(1.1)
+    await reader.patch(
+        f"/api/cohorts/{world.cohort_a}",
+        headers=world.staff.auth,
+        json={"facilitator_ids": [world.facilitator_a.id]},
+    )
+    removed = await reader.get(url, headers={"If-Modified-Since": renamed.headers["last-modified"]})
+    assert removed.status_code == 200 and b"BEGIN:VEVENT" not in removed.content

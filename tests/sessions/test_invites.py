@@ -369,3 +369,30 @@ async def test_names_with_commas_are_one_quoted_address(
         json={"email": "evil@example.edu", "name": "Evil\r\nBcc: everyone@example.org"},
     )
     assert bad.status_code == 422 and "single line" in bad.json()["detail"]
+
+
+async def test_co_facilitators_added_or_removed_after_publishing_are_told(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from mail.tables import OutboxMessage as Row
+
+    await _publish(client, world)
+    url = f"/api/cohorts/{world.cohort_a}"
+    both = [world.facilitator_a.id, world.facilitator_b.id]
+    await client.patch(
+        url,
+        headers=world.staff.auth,
+        json={"facilitator_ids": both, "lead_facilitator_id": world.facilitator_a.id},
+    )
+    added = await messages(person_id=world.facilitator_b.id, cohort_id=world.cohort_a)
+    assert len(added) == 7 and {r["kind"] for r in added} == {"invite"}
+    await Row.update({Row.state: "sent"}).where(Row.person_id == world.facilitator_b.id)
+    await client.patch(
+        url, headers=world.staff.auth, json={"facilitator_ids": [world.facilitator_a.id]}
+    )
+    cancels = [
+        r
+        for r in await messages(person_id=world.facilitator_b.id, cohort_id=world.cohort_a)
+        if r["kind"] == "cancel"
+    ]
+    assert len(cancels) == 7
