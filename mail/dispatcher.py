@@ -95,22 +95,38 @@ async def dispatch_batch(
         return 0
     lease_started = time.monotonic()
     held = {message.id for message in claimed}
-    async with transport:
-        for message in claimed:
-            if time.monotonic() - lease_started > config.lease_seconds / 2:
-                held = await outbox.renew(message.token, config.lease_seconds)
-                lease_started = time.monotonic()
-            if message.id not in held:
-                continue
-            real_now = dt.datetime.now(dt.UTC)
-            if message.expires_at is not None and message.expires_at <= real_now:
-                await outbox.mark_failed(message, None, "expired before it could be sent")
-                progress.failed += 1
-            else:
-                outcome = await transport.send(message.recipient, message.content)
-                await _record(message, outcome, config, dt.datetime.now(dt.UTC), progress)
+    # The outcome of one message is written while the next one is being sent: the database
+    # and the SMTP server work at the same time. At most one recorded outcome is pending, so
+    # a dispatcher killed mid-batch leaves at most two messages sent but unrecorded.
+    pending: asyncio.Task[None] | None = None
+
+    async def settle() -> None:
+        nonlocal pending
+        if pending is not None:
+            await pending
+            pending = None
             if on_progress is not None:
                 on_progress(progress)
+
+    try:
+        async with transport:
+            for message in claimed:
+                if time.monotonic() - lease_started > config.lease_seconds / 2:
+                    await settle()
+                    held = await outbox.renew(message.token, config.lease_seconds)
+                    lease_started = time.monotonic()
+                if message.id not in held:
+                    continue
+                if message.expires_at is not None and message.expires_at <= dt.datetime.now(dt.UTC):
+                    outcome = Outcome(Result.failed, None, "expired before it could be sent")
+                else:
+                    outcome = await transport.send(message.recipient, message.content)
+                await settle()
+                pending = asyncio.create_task(
+                    _record(message, outcome, config, dt.datetime.now(dt.UTC), progress)
+                )
+    finally:
+        await settle()
     return len(claimed)
 
 

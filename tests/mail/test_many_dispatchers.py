@@ -164,7 +164,8 @@ def test_a_killed_dispatchers_messages_go_out_after_its_lease(
     counts = Counter(sink.message_ids)
     assert len(counts) == 200, "every message arrived"
     twice = [message_id for message_id, n in counts.items() if n > 1]
-    # Only the message in flight at the kill (sent, its outcome not yet recorded) may arrive
-    # again, and with the same Message-ID, so mail clients fold the two.
-    assert len(twice) <= 1
+    # Only the messages in flight at the kill (sent, outcome not yet recorded: the dispatcher
+    # records one while it sends the next) may arrive again, with the same Message-ID, so mail
+    # clients fold the two.
+    assert len(twice) <= 2
     assert all(n <= 2 for n in counts.values())
