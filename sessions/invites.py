@@ -198,6 +198,7 @@ def _message(
     sequence: int,
     kind: str,
     stamp: dt.datetime,
+    round_: int = 0,
 ) -> outbox.NewMessage:
     settings = get_settings()
     cancelled = method == "CANCEL"
@@ -211,7 +212,10 @@ def _message(
         attendee=attendee,
     )
     ics = calendar_bytes([event], method=method)
-    key = f"{kind}:{session['id']}:{attendee.person_id}:{sequence}"
+    # The round tells apart a second invitation after a withdrawal (or a second withdrawal).
+    key = f"{kind}:{session['id']}:{attendee.person_id}:{sequence}" + (
+        f":r{round_}" if round_ else ""
+    )
     context = {
         "kind": kind,
         "cohort": cohort.name,
@@ -272,28 +276,53 @@ async def _sessions(
     return await query.order_by(Session.starts_at)
 
 
+async def _cancels_sent(cohort_id: int) -> dict[tuple[int, int], tuple[int, int]]:
+    """For each (session, person): how many CANCELs went (or go) to them alone, and the
+    highest SEQUENCE among them."""
+    rows = await OutboxMessage.select(
+        OutboxMessage.session_id, OutboxMessage.person_id, OutboxMessage.key
+    ).where(
+        (OutboxMessage.cohort_id == cohort_id)
+        & (OutboxMessage.kind == "cancel")
+        & OutboxMessage.state.is_in(["held", "queued", "sending", "sent"])
+    )
+    found: dict[tuple[int, int], tuple[int, int]] = {}
+    for row in rows:
+        sequence = int(row["key"].split(":")[3])
+        count, highest = found.get((row["session_id"], row["person_id"]), (0, -1))
+        found[(row["session_id"], row["person_id"])] = (count + 1, max(highest, sequence))
+    return found
+
+
 async def send_schedule(cohort_id: int, *, person_ids: list[int] | None = None) -> int:
     """Invite (REQUEST) to every scheduled session still to come: at publication for everyone,
-    later for people who join. Returns how many messages were queued."""
+    later for people who join. Someone who comes back after leaving gets a new invitation
+    whose SEQUENCE is not below the CANCEL they had (with a newer DTSTAMP, calendars take it
+    as the latest). Returns how many messages were queued."""
     cohort = await cohort_mail(cohort_id)
     if not cohort.published:
         return 0
     stamp = dt.datetime.now(dt.UTC)
     attendees = [a for a in cohort.attendees if person_ids is None or a.person_id in person_ids]
-    messages = [
-        _message(
-            cohort,
-            session,
-            attendee,
-            method="REQUEST",
-            sequence=session["ical_sequence"],
-            kind="invite",  # to them it is new, whatever the session's sequence
-            stamp=stamp,
-        )
-        for session in await _sessions(cohort_id, None, future_only=True)
-        if session["status"] == SessionStatus.scheduled.value
-        for attendee in attendees
-    ]
+    cancels = await _cancels_sent(cohort_id)
+    messages = []
+    for session in await _sessions(cohort_id, None, future_only=True):
+        if session["status"] != SessionStatus.scheduled.value:
+            continue
+        for attendee in attendees:
+            count, highest = cancels.get((session["id"], attendee.person_id), (0, -1))
+            messages.append(
+                _message(
+                    cohort,
+                    session,
+                    attendee,
+                    method="REQUEST",
+                    sequence=max(session["ical_sequence"], highest),
+                    kind="invite",  # to them it is new, whatever the session's sequence
+                    stamp=stamp,
+                    round_=count,
+                )
+            )
     return await outbox.enqueue(messages)
 
 
@@ -353,6 +382,7 @@ async def send_withdrawal(cohort_id: int, person_id: int) -> int:
             & OutboxMessage.state.is_in(["sent", "sending"])
         )
     }
+    cancels = await _cancels_sent(cohort_id)
     messages = [
         # Their own copy moves one sequence ahead: calendars ignore a CANCEL that is not newer.
         _message(
@@ -360,9 +390,13 @@ async def send_withdrawal(cohort_id: int, person_id: int) -> int:
             session,
             attendee,
             method="CANCEL",
-            sequence=session["ical_sequence"] + 1,
+            sequence=max(
+                session["ical_sequence"], cancels.get((session["id"], person_id), (0, -1))[1]
+            )
+            + 1,
             kind="cancel",
             stamp=stamp,
+            round_=cancels.get((session["id"], person_id), (0, -1))[0],
         )
         for session in await _sessions(cohort_id, None, future_only=True)
         if session["status"] == SessionStatus.scheduled.value and session["id"] in held

@@ -396,3 +396,34 @@ async def test_co_facilitators_added_or_removed_after_publishing_are_told(
         if r["kind"] == "cancel"
     ]
     assert len(cancels) == 7
+
+
+async def test_coming_back_after_leaving_brings_the_sessions_back(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from mail.tables import OutboxMessage as Row
+
+    await _publish(client, world)
+    url = f"/api/cohorts/{world.cohort_a}/participants"
+    added = (
+        await client.post(
+            url, headers=world.staff.auth, json={"email": "back@example.edu", "name": "Back"}
+        )
+    ).json()
+    person, enrollment = added["participant"]["person_id"], added["participant"]["enrollment_id"]
+    await Row.update({Row.state: "sent"}).where(Row.person_id == person)
+    await client.post(f"{url}/{enrollment}/withdraw", headers=world.staff.auth)
+    await Row.update({Row.state: "sent"}).where(Row.person_id == person)
+    again = await client.post(url, headers=world.staff.auth, json={"email": "back@example.edu"})
+    assert again.status_code == 201
+    rows = await messages(person_id=person)
+    invites = [r for r in rows if r["kind"] == "invite" and r["state"] == "queued"]
+    assert len(invites) == 7, "the sessions come back"
+    _, ics, _ = calendar_of(bytes(invites[0]["content"]))
+    (event,) = ical_js(ics)["events"]
+    cancel = next(
+        r for r in rows if r["kind"] == "cancel" and r["session_id"] == invites[0]["session_id"]
+    )
+    _, cancel_ics, _ = calendar_of(bytes(cancel["content"]))
+    (cancelled,) = ical_js(cancel_ics)["events"]
+    assert event["sequence"] >= cancelled["sequence"]
