@@ -81,16 +81,16 @@ async def dispatch_batch(
     *,
     now: dt.datetime | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    cohort_id: int | None = None,
+    only: outbox.OutboxFilter | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Claim one batch (of one cohort's messages, if given) and send it, adding to
+    """Claim one batch (of the messages `only` describes, if given) and send it, adding to
     `progress`. Returns how many messages it claimed (0: nothing was due).
 
     The lease is renewed whenever half of it has passed, and a message the claim no longer
     holds (another dispatcher took it after a stall, or a change superseded it) is skipped."""
     progress = progress if progress is not None else Progress()
-    claimed = await outbox.claim(config.batch_size, config.lease_seconds, now, cohort_id=cohort_id)
+    claimed = await outbox.claim(config.batch_size, config.lease_seconds, now, only=only)
     if not claimed:
         return 0
     lease_started = time.monotonic()
@@ -136,15 +136,15 @@ async def dispatch_due(
     *,
     now: dt.datetime | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    cohort_id: int | None = None,
+    only: outbox.OutboxFilter | None = None,
     stop: asyncio.Event | None = None,
 ) -> Progress:
-    """Send everything due at `now` (of one cohort, if given), batch after batch, until
+    """Send everything due at `now` (of the set `only` describes, if given), batch after batch, until
     nothing is due (or `stop` is set). The progress adds up across batches."""
     total = Progress()
     while stop is None or not stop.is_set():
         claimed = await dispatch_batch(
-            transport, config, now=now, on_progress=on_progress, cohort_id=cohort_id, progress=total
+            transport, config, now=now, on_progress=on_progress, only=only, progress=total
         )
         if not claimed:
             break

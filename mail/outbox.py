@@ -132,7 +132,7 @@ async def claim(
     lease_seconds: float,
     now: dt.datetime | None = None,
     *,
-    cohort_id: int | None = None,
+    only: OutboxFilter | None = None,
 ) -> list[Claimed]:
     """Take up to `batch` messages due at `now` for sending, under a lease that starts now (in
     real time, whatever `now` says). A message is due when queued and its time has come, or
@@ -145,8 +145,10 @@ async def claim(
     due: Any = ((OutboxMessage.state == QUEUED) & (OutboxMessage.send_after <= due_at)) | (
         (OutboxMessage.state == SENDING) & (OutboxMessage.lease_until < real_now)
     )
-    if cohort_id is not None:  # "send now" for one cohort's messages
-        due = due & (OutboxMessage.cohort_id == cohort_id)
+    if only is not None:  # "send now" for the set a staff member filtered
+        due = due & _where(
+            OutboxFilter(only.cohort_id, only.session_id, only.kind, "", only.recipient)
+        )
     token = uuid.uuid4().hex
     async with OutboxMessage._meta.db.transaction():
         query = OutboxMessage.select(
@@ -325,10 +327,10 @@ def _where(criteria: OutboxFilter) -> Any:
     if criteria.state:
         where &= OutboxMessage.state == criteria.state
     if criteria.recipient:
-        # Escaped, so that % and _ in what staff type match themselves.
-        needle = (
-            criteria.recipient.strip().lower().replace("\\\\", "").replace("%", "").replace("_", "")
-        )
+        # LIKE's wildcards in what staff type stand for one character (which matches the
+        # character itself too): "first_last" finds first_last@..., the same on both engines.
+        needle = criteria.recipient.strip().lower().replace("%", "_")
+
         where &= OutboxMessage.recipient.ilike(f"%{needle}%")
     return where
 

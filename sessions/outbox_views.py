@@ -104,9 +104,9 @@ _current: dict[str, SendRun] = {}
 _tasks: set[asyncio.Task[None]] = set()
 
 
-async def send_now(user: CurrentUser, cohort_id: int | None = None) -> SendRun:
-    """Dispatch what is due now (of one cohort, if given), in the background of this app
-    process."""
+async def send_now(user: CurrentUser, only: outbox.OutboxFilter | None = None) -> SendRun:
+    """Dispatch what is due now (of the filtered set, if given), in the background of this
+    app process."""
     require_office(user)
     run = _current.get("run")
     if run is not None and run.running:
@@ -124,7 +124,7 @@ async def send_now(user: CurrentUser, cohort_id: int | None = None) -> SendRun:
                 configured_transport(settings),
                 dispatch_config(settings),
                 on_progress=show,
-                cohort_id=cohort_id,
+                only=only,
             )
             show(total)
         except Exception:
@@ -136,10 +136,10 @@ async def send_now(user: CurrentUser, cohort_id: int | None = None) -> SendRun:
     await audit.record(
         user.person_id,
         "outbox.send_now",
-        "cohort" if cohort_id else "outbox",
-        cohort_id,
-        cohort_id=cohort_id,
-        summary="Send now" + (f" (cohort {cohort_id})" if cohort_id else ""),
+        "cohort" if only and only.cohort_id else "outbox",
+        only.cohort_id if only else None,
+        cohort_id=only.cohort_id if only else None,
+        summary="Send now" + (" (filtered)" if only else ""),
     )
     task = asyncio.create_task(work())
     _tasks.add(task)

@@ -5,6 +5,7 @@ and a session's timeline of messages."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -113,9 +114,24 @@ class OutboxPages(Controller):
         self, request: Request[Any, Any, Any], user: NamedDependency[CurrentUser]
     ) -> Redirect:
         form = await form_data(request)
-        cohort = _number(form.get("cohort", ""))
-        await outbox_views.send_now(user, cohort)
-        return Redirect(path="/outbox" + (f"?cohort={cohort}" if cohort else "") + "#progress")
+        only = outbox.OutboxFilter(
+            cohort_id=_number(form.get("cohort", "")),
+            kind=form.get("kind", "") if form.get("kind", "") in KINDS else "",
+            recipient=form.get("recipient", "")[:200],
+        )
+        await outbox_views.send_now(user, only)
+        query = urlencode(
+            {
+                k: v
+                for k, v in (
+                    ("cohort", form.get("cohort", "")),
+                    ("kind", only.kind),
+                    ("recipient", only.recipient),
+                )
+                if v
+            }
+        )
+        return Redirect(path="/outbox" + (f"?{query}" if query else "") + "#progress")
 
     @get("/progress")
     async def progress(self) -> Template:

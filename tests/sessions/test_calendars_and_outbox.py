@@ -230,7 +230,7 @@ async def test_send_now_for_one_cohort_leaves_the_others_queued(
     await client.post(f"/api/cohorts/{world.cohort_a}/publish", headers=world.facilitator_a.auth)
     await client.post(f"/api/cohorts/{world.cohort_b}/publish", headers=world.facilitator_b.auth)
     staff = CurrentUser(world.staff.id, "Staff", world.staff.email, frozenset({"staff"}))
-    run = await outbox_views.send_now(staff, world.cohort_a)
+    run = await outbox_views.send_now(staff, outbox.OutboxFilter(cohort_id=world.cohort_a))
     for _ in range(50):
         if not run.running:
             break
@@ -298,3 +298,26 @@ async def test_if_modified_since_sees_a_removal_and_a_rename(
     )
     removed = await reader.get(url, headers={"If-Modified-Since": renamed.headers["last-modified"]})
     assert removed.status_code == 200 and b"BEGIN:VEVENT" not in removed.content
+
+
+async def test_the_recipient_filter_finds_addresses_with_underscores(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await outbox.enqueue(
+        [
+            outbox.NewMessage(
+                "u1",
+                "test",
+                "first_last@example.edu",
+                "Hi",
+                b"Subject: Hi\r\n\r\nx\r\n",
+                "<u1@example.org>",
+            )
+        ]
+    )
+    found = (
+        await client.get(
+            "/api/outbox", params={"recipient": "first_last"}, headers=world.staff.auth
+        )
+    ).json()
+    assert [m["recipient"] for m in found] == ["first_last@example.edu"]
