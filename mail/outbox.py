@@ -330,8 +330,10 @@ def _where(criteria: OutboxFilter) -> Any:
         # LIKE's wildcards in what staff type stand for one character (which matches the
         # character itself too): "first_last" finds first_last@..., the same on both engines.
         needle = criteria.recipient.strip().lower().replace("%", "_")
-
-        where &= OutboxMessage.recipient.ilike(f"%{needle}%")
+        column = OutboxMessage.recipient
+        # SQLite's LIKE ignores ASCII case already; PostgreSQL needs ILIKE.
+        match = column.ilike if OutboxMessage._meta.db.engine_type == "postgres" else column.like
+        where &= match(f"%{needle}%")
     return where
 
 
