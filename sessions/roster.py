@@ -22,7 +22,7 @@ from facilitators.services import (
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import normalize_email
 from mail import outbox
-from sessions import invites
+from sessions import invites, waitlist
 from sessions.access import require_cohort
 from sessions.roster_csv import RosterRow, RowProblem, parse_roster
 from sessions.services import require_open, size_warning
@@ -244,34 +244,6 @@ async def _enrollment_in(cohort_id: int, enrollment_id: int) -> dict[str, Any]:
     return row
 
 
-async def _promote_first_waiting(cohort: dict[str, Any], actor: CurrentUser) -> str | None:
-    """Move the first waitlisted person in, if there is a place for them."""
-    if cohort["capacity"] is not None and await _enrolled_count(cohort["id"]) >= cohort["capacity"]:
-        return None
-    waiting = (
-        await Enrollment.select(
-            Enrollment.id, Enrollment.person, Enrollment.person.email.as_alias("email")
-        )
-        .where((Enrollment.cohort == cohort["id"]) & (Enrollment.status == WAITLISTED))
-        .order_by(Enrollment.enrolled_at)
-        .order_by(Enrollment.id)
-        .first()
-    )
-    if waiting is None:
-        return None
-    await Enrollment.update({Enrollment.status: ENROLLED}).where(Enrollment.id == waiting["id"])
-    await invites.send_schedule(cohort["id"], person_ids=[waiting["person"]])
-    await audit.record(
-        actor.person_id,
-        "enrollment.promote",
-        "enrollment",
-        waiting["id"],
-        cohort_id=cohort["id"],
-        summary=f"{waiting['email']} promoted from the waitlist (automatically)",
-    )
-    return str(waiting["email"])
-
-
 async def withdraw(cohort_id: int, enrollment_id: int, *, actor: CurrentUser) -> str | None:
     """Withdraw a participant: they stay on the roster as withdrawn, with their attendance.
     With the cohort's automatic promotion on, the first waitlisted person takes the place.
@@ -299,7 +271,7 @@ async def withdraw(cohort_id: int, enrollment_id: int, *, actor: CurrentUser) ->
         )
         promoted = None
         if row["status"] == ENROLLED and cohort["auto_promote"]:
-            promoted = await _promote_first_waiting(cohort, actor)
+            promoted = next(iter(await waitlist.fill_places(cohort_id, actor)), None)
     return promoted
 
 

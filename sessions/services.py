@@ -20,7 +20,7 @@ from facilitators import audit
 from facilitators.services import CurrentUser
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import check_timezone, normalize_email, optional_text, required_text
-from sessions import invites
+from sessions import invites, waitlist
 from sessions.access import (
     can_manage_cohort,
     enrolled_cohort_ids,
@@ -716,6 +716,10 @@ async def update_cohort(cohort_id: int, changes: CohortChanges, *, actor: Curren
         columns = {getattr(Cohort, key): value for key, value in changed.items() if key in current}
         await Cohort.update({**columns, Cohort.updated_at: _now()}).where(Cohort.id == cohort_id)
         await _carry_to_future_sessions(cohort_id, current, merged)
+        if "capacity" in changed or "auto_promote" in changed:
+            promoted = await waitlist.fill_places(cohort_id, actor)
+            if promoted:
+                changed["promoted"] = promoted
         if changed.get("status") == CohortStatus.cancelled.value:
             changed["sessions_cancelled"] = await _cancel_future_sessions(cohort_id, current)
         await audit.record(

@@ -487,3 +487,30 @@ async def test_reimporting_after_a_withdrawal_does_not_enroll_again(
     (row,) = response.json()["rows"]
     assert (row["action"], row["status"]) == ("unchanged", "withdrawn")
     assert "not re-enrolled" in row["reason"]
+
+
+async def test_raising_the_capacity_moves_people_in_when_the_cohort_promotes_by_itself(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    url = f"/api/cohorts/{world.cohort_a}"
+    await client.patch(url, headers=world.staff.auth, json={"capacity": 1})
+    for n in (1, 2, 3):
+        await client.post(
+            f"{url}/participants",
+            headers=world.staff.auth,
+            json={"email": f"w{n}@example.edu", "name": f"W{n}"},
+        )
+    await client.patch(url, headers=world.staff.auth, json={"capacity": 3})
+    assert [p["status"] for p in await _roster(client, world)] == [
+        "enrolled",
+        "waitlisted",
+        "waitlisted",
+        "waitlisted",
+    ]
+    await client.patch(url, headers=world.staff.auth, json={"auto_promote": True})
+    assert [p["status"] for p in await _roster(client, world)] == [
+        "enrolled",
+        "enrolled",
+        "enrolled",
+        "waitlisted",
+    ]
