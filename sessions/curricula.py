@@ -206,6 +206,7 @@ async def update_curriculum(
     if len(sessions) > 60:
         raise InvalidInput.single("sessions", "at most 60 sessions")
     known = await known_competency_codes()
+    main_positions = {n for n, item in enumerate(sessions, start=1) if item.alternate_for is None}
     cleaned = []
     for index, session in enumerate(sessions, start=1):
         prefix = f"sessions[{index}]"
@@ -214,9 +215,10 @@ async def update_curriculum(
             raise InvalidInput.single(
                 f"{prefix}.competencies", f"unknown competency code(s): {', '.join(unknown)}"
             )
-        if session.alternate_for is not None and not 1 <= session.alternate_for <= len(main):
+        if session.alternate_for is not None and session.alternate_for not in main_positions:
             raise InvalidInput.single(
-                f"{prefix}.alternate_for", f"must name a session between 1 and {len(main)}"
+                f"{prefix}.alternate_for",
+                "must name one of the curriculum's own sessions (not an alternate) by its number",
             )
         cleaned.append(
             SessionTemplate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -51,7 +52,21 @@ def _sessions_from_form(form: Any, count: int) -> list[curricula.SessionTemplate
                 ),
             )
         )
-    return [row for _, _, row in sorted(rows, key=lambda r: (r[0], r[1]))]
+    ordered = sorted(rows, key=lambda r: (r[0], r[1]))
+    # "Alternate for session N" names a session by the number it had in the editor; after
+    # reordering and removals it must name the same session by its new number.
+    new_number = {index + 1: position for position, (_, index, _) in enumerate(ordered, start=1)}
+    result = []
+    for _, index, row in ordered:
+        if row.alternate_for is not None:
+            if row.alternate_for not in new_number:
+                raise InvalidInput.single(
+                    f"sessions[{index + 1}].alternate_for",
+                    f"session {row.alternate_for} is removed; pick the session this one can replace",
+                )
+            row = replace(row, alternate_for=new_number[row.alternate_for])
+        result.append(row)
+    return result
 
 
 class CurriculumPages(Controller):

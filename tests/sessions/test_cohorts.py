@@ -418,3 +418,55 @@ async def test_cohort_pages_answer_in_a_bounded_number_of_queries(
         )
         assert added.status_code == 201
     assert await cost() == small
+
+
+async def test_editing_a_template_copy_keeps_the_original_and_renumbers_alternates(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from sessions.curricula import get_curriculum, list_curricula
+
+    default = next(c for c in await list_curricula() if c.slug == "entering-mentoring-8x60")
+    await sign_in(client, world.facilitator_a.email)
+    copied = await post_form(
+        client,
+        f"/curricula/{default.id}/copy",
+        {"name": "Our version"},
+        page=f"/curricula/{default.id}",
+    )
+    copy_id = int(copied.headers["location"].split("/")[2])
+    form: dict[str, str] = {
+        "name": "Our version",
+        "description": "",
+        "row_count": str(len(default.sessions)),
+    }
+    for i, s in enumerate(default.sessions):
+        form |= {
+            f"title_{i}": s.title,
+            f"order_{i}": str(i + 1),
+            f"minutes_{i}": str(s.minutes),
+            f"prompt_{i}": s.assignment_prompt,
+        }
+        if s.alternate_for:
+            form[f"alternate_{i}"] = str(s.alternate_for)
+    form["remove_5"] = "on"  # drop session 6: the ethics alternate still swaps for session 7
+    form["minutes_0"] = "90"
+    saved = await post_form(
+        client, f"/curricula/{copy_id}/edit", form, page=f"/curricula/{copy_id}/edit"
+    )
+    assert saved.status_code == 302, saved.text
+    copy = await get_curriculum(copy_id)
+    main = [s for s in copy.sessions if s.alternate_for is None]
+    alternate = next(s for s in copy.sessions if s.alternate_for is not None)
+    assert len(main) == 7 and main[0].minutes == 90
+    assert (
+        next(s for s in copy.sessions if s.position == alternate.alternate_for).title
+        == default.sessions[6].title
+    )
+    assert (
+        await get_curriculum(default.id)
+    ).sessions == default.sessions  # the original is untouched
+    form["remove_6"] = "on"  # now remove session 7 itself: its alternate has nothing to replace
+    refused = await post_form(
+        client, f"/curricula/{copy_id}/edit", form, page=f"/curricula/{copy_id}/edit"
+    )
+    assert refused.status_code == 422 and "session 7 is removed" in refused.text
