@@ -195,17 +195,19 @@ def cmd_mail_test(args: argparse.Namespace) -> int:
     """Send one test message through the configured transport and show the server's answer."""
 
     async def work() -> int:
+        from facilitators.validation import normalize_email
         from mail.compose import Draft, compose
         from mail.setup import configured_transport
         from settings import get_settings
 
+        to = normalize_email(args.to, "--to")
         settings = get_settings()
         transport = configured_transport(settings)
         key = f"test:{dt.datetime.now(dt.UTC).isoformat()}"
         content = compose(
             Draft(
                 sender=settings.mail_from,
-                recipient=args.to,
+                recipient=to,
                 subject="mentorcircle: test message",
                 text="This is a test message from mentorcircle. If you can read it, mail works.",
             ),
@@ -213,7 +215,7 @@ def cmd_mail_test(args: argparse.Namespace) -> int:
             domain=settings.mail_domain,
         )
         async with transport:
-            outcome = await transport.send(args.to, content)
+            outcome = await transport.send(to, content)
         print(
             f"{transport.description}: {outcome.result.value} ({outcome.code or '-'} {outcome.reply})"
         )

@@ -199,6 +199,7 @@ def _message(
     kind: str,
     stamp: dt.datetime,
     round_: int = 0,
+    previous: dict[str, Any] | None = None,
 ) -> outbox.NewMessage:
     settings = get_settings()
     cancelled = method == "CANCEL"
@@ -228,6 +229,8 @@ def _message(
         "chair": attendee.chair,
         "organizer": cohort.organizer.name,
         "page": f"{settings.base_url}/sessions/{session['id']}",
+        # What an update replaces (time, room, link), so the email can say what changed.
+        "previous": previous,
     }
     text, html = emails.render(kind, context)
     subject = {
@@ -326,7 +329,7 @@ async def send_schedule(cohort_id: int, *, person_ids: list[int] | None = None) 
     return await outbox.enqueue(messages)
 
 
-async def send_session_change(session_id: int) -> int:
+async def send_session_change(session_id: int, previous: dict[str, Any] | None = None) -> int:
     """After a calendar-visible change (the sequence was raised): an update, or a CANCEL for a
     cancelled session, to everyone who holds the event. Older invites and updates of this
     session that have not gone out yet are superseded."""
@@ -351,6 +354,7 @@ async def send_session_change(session_id: int) -> int:
             sequence=session["ical_sequence"],
             kind="cancel" if cancelled else "update",
             stamp=stamp,
+            previous=previous,
         )
         for attendee in cohort.attendees
     ]

@@ -813,7 +813,7 @@ async def _carry_to_future_sessions(
         values[Session.updated_at] = _now()
         await Session.update(values).where(Session.id == row["id"])
         if published:
-            await invites.send_session_change(row["id"])
+            await invites.send_session_change(row["id"], previous=_calendar_facts(row))
 
 
 async def _cancel_future_sessions(cohort_id: int, cohort: dict[str, Any]) -> int:
@@ -833,8 +833,12 @@ async def _cancel_future_sessions(cohort_id: int, cohort: dict[str, Any]) -> int
             }
         ).where(Session.id == row["id"])
         if published:
-            await invites.send_session_change(row["id"])
+            await invites.send_session_change(row["id"], previous=_calendar_facts(row))
     return len(rows)
+
+
+def _calendar_facts(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in ("starts_at", "ends_at", "location", "video_url", "status")}
 
 
 async def publish_schedule(cohort_id: int, *, actor: CurrentUser) -> None:
@@ -953,7 +957,7 @@ async def _write_session_change(
     update[Session.updated_at] = _now()
     await Session.update(update).where(Session.id == row["id"])
     if bump:
-        await invites.send_session_change(row["id"])
+        await invites.send_session_change(row["id"], previous=_calendar_facts(row))
     await audit.record(
         actor.person_id,
         action,

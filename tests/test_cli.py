@@ -171,3 +171,11 @@ def test_cli_errors_name_the_problem(fresh_env: dict[str, str]) -> None:
     )
     assert short.returncode == 2
     assert "password: must be at least 10 characters long" in short.stderr
+
+
+def test_mail_test_refuses_a_bad_address(fresh_env: dict[str, str]) -> None:
+    assert run(fresh_env, "migrate").returncode == 0
+    bad = run(fresh_env, "mail", "test", "--to", "not-an-email")
+    assert bad.returncode == 2 and "--to: 'not-an-email' is not an email address" in bad.stderr
+    good = run(fresh_env, "mail", "test", "--to", "someone@example.org")
+    assert good.returncode == 0 and "sent (250 written to" in good.stdout

@@ -215,6 +215,7 @@ class CohortPages(Controller):
                 "my_completion": mine,
                 "my_waitlist_place": my_place,
                 "cohort_feed": await feeds.cohort_feed_links(cohort_id) if user.is_office else None,
+                "review_mail": (await services.cohort_mail_settings(cohort_id))["review_mail"],
                 "counted_sessions": sessions,
                 "rule_text": attendance.rule_text(summary.completion, len(sessions)),
                 "transitions": _ordered(STATUS_TRANSITIONS[summary.status]),
@@ -321,9 +322,12 @@ class CohortPages(Controller):
     ) -> Redirect:
         try:
             await services.publish_schedule(cohort_id, actor=user)
+            review = (await services.cohort_mail_settings(cohort_id))["review_mail"]
             flash(
                 request,
-                "The schedule is published. Changes to times, rooms and links now update participants' calendars.",
+                "The schedule is published: invitations are queued"
+                + (", and wait in the Outbox for office staff to release them." if review else ".")
+                + " From now on, changes to times, rooms and links go out as calendar updates.",
             )
         except DomainError as error:
             if error.status_code in (403, 404):
@@ -387,6 +391,7 @@ class CohortPages(Controller):
                     "my_completion": None,
                     "my_waitlist_place": None,
                     "cohort_feed": None,
+                    "review_mail": False,
                     "counted_sessions": [],
                     "rule_text": "",
                     "transitions": _ordered(STATUS_TRANSITIONS[detail.summary.status]),

@@ -20,7 +20,7 @@ from mail.tables import MessageState
 from sessions import outbox_views, services
 from web import flash, form_data, page
 
-KINDS = ("invite", "update", "cancel", "prompt", "reminder", "sign_in", "notes", "test")
+KINDS = ("invite", "update", "cancel", "prompt", "reminder", "sign_in", "notes")
 
 
 def _number(text: str) -> int | None:

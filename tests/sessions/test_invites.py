@@ -174,6 +174,13 @@ async def test_a_reschedule_updates_the_same_event_and_supersedes_what_has_not_g
     assert dt.datetime.fromisoformat(event["start"]) == dt.datetime.fromisoformat(
         moved.json()["session"]["starts_at"]
     )
+    _, _, parsed = calendar_of(bytes(rows[1]["content"]))
+    text = parsed.get_body(("plain",)).get_content()
+    assert (
+        "has changed" in text
+        and "Previously: " in text
+        and "15:00" in text.split("Previously: ")[1]
+    )
     # A retitle changes no calendar: nothing new is queued.
     await client.patch(
         f"/api/sessions/{session['id']}",
