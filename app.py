@@ -28,6 +28,7 @@ from facilitators.guards import provide_user, provide_viewer
 from facilitators.pages import AccountPages, AdminPages, SignInPages
 from mail import dispatcher
 from mail.setup import configured_transport, dispatch_config, mail_leaves_machine
+from sessions import prompts
 from sessions.controllers import (
     CohortController,
     CurriculumController,
@@ -46,6 +47,8 @@ from web import (
 )
 
 NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema", "^/feeds/"]
+# What the dispatcher runs before each round: queue the prompts and reminders that are due.
+SCHEDULER_STEPS = (prompts.enqueue_due,)
 
 
 @asynccontextmanager
@@ -58,7 +61,9 @@ async def dispatcher_lifespan(app: Litestar) -> AsyncIterator[None]:
         return
     stop = asyncio.Event()
     task = asyncio.create_task(
-        dispatcher.run(configured_transport(settings), dispatch_config(settings), stop)
+        dispatcher.run(
+            configured_transport(settings), dispatch_config(settings), stop, steps=SCHEDULER_STEPS
+        )
     )
     try:
         yield
@@ -131,7 +136,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_secure=settings.secure_cookies,
             cookie_samesite="lax",
             # The API authenticates by Bearer token only and never reads cookies.
-            exclude=["^/api/", "^/health", "^/schema", "^/feeds/"],
+            # One-click unsubscribe is a POST from a mail client (RFC 8058): the signed link
+            # is its authority, and it can only switch one person's reminders on or off.
+            exclude=["^/api/", "^/health", "^/schema", "^/feeds/", "^/reminders/(off|on)/"],
         ),
         template_config=_template_config(),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -149,6 +149,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+        from app import SCHEDULER_STEPS
         from mail import dispatcher, outbox
         from mail.setup import configured_transport, dispatch_config
         from settings import get_settings
@@ -163,8 +164,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await dispatcher.run(transport, config, stop, now=now)
+            await dispatcher.run(transport, config, stop, now=now, steps=SCHEDULER_STEPS)
             return 0
+        await dispatcher.run_steps(SCHEDULER_STEPS, now)
         due = (await outbox.counts())["queued"]
         with Progress(
             TextColumn("[bold]outbox"),

@@ -44,6 +44,24 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class Gone(DomainError):
+    """Something that existed and no longer works (a used or expired sign-in link)."""
+
+    status_code = 410
+    title = "Gone"
+
+
+class TooManyRequests(DomainError):
+    """A rate limit was reached; `retry_after` says in how many seconds to try again."""
+
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class InvalidInput(DomainError):
     """Input that names what is wrong, field by field."""
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -117,3 +120,16 @@ def load_settings() -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+def sign(purpose: str, message: str) -> str:
+    """A URL-safe 32-character HMAC of `message` under a key derived from SECRET_KEY for one
+    purpose (feeds, "I can't attend" links, unsubscribing): secrets in links that are derived,
+    never stored, and cannot be reused for another purpose."""
+    key = hashlib.sha256(f"mentorcircle-{purpose}:".encode() + get_settings().secret_key.encode())
+    digest = hmac.new(key.digest(), message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:32]
+
+
+def signature_matches(purpose: str, message: str, signature: str) -> bool:
+    return hmac.compare_digest(sign(purpose, message), signature)

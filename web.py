@@ -23,7 +23,8 @@ from litestar.types import Message, Scope
 from piccolo.engine import engine_finder
 from piccolo.querystring import QueryString
 
-from errors import DomainError, InvalidInput
+from errors import DomainError, InvalidInput, TooManyRequests
+from prose import markdown_html
 from settings import PROJECT_ROOT
 
 log = logging.getLogger("mentorcircle")
@@ -132,7 +133,9 @@ def make_environment() -> Environment:
     )
     env.filters["local_time"] = local_time
     env.filters["time_range"] = time_range
+    env.filters["markdown"] = markdown_html
     env.globals["FIELD_LABELS"] = FIELD_LABELS
+    env.globals["now"] = lambda: dt.datetime.now(dt.UTC)
     env.globals["notices"] = _take_notices
     env.globals["ROLE_LABELS"] = {
         "admin": "Administrator",
@@ -209,6 +212,10 @@ FIELD_LABELS = {
     "confirm_password": "New password again",
     "completion_percent": "Share of sessions to attend",
     "assignment_prompt": "Assignment prompt",
+    "prompt_lead_minutes": "Prompt lead",
+    "reminder_minutes": "Reminders",
+    "due_date": "Due date",
+    "due_time": "Due time",
     "file": "Roster file",
     "_form": "",
 }
@@ -234,8 +241,12 @@ def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> 
             if isinstance(error, InvalidInput)
             else []
         )
-        return problem(error.status_code, error.title, error.detail, errors)
-    return _error_page(request, error.status_code, error.title, error.detail)
+        response = problem(error.status_code, error.title, error.detail, errors)
+    else:
+        response = _error_page(request, error.status_code, error.title, error.detail)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 _PLAIN_MESSAGES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
@@ -326,16 +337,19 @@ def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException)
     return _error_page(request, status, title, detail)
 
 
-_FEED_PATH = re.compile(r"/feeds/[^/\s?]+")
+# Paths whose last segment is a secret: calendar feeds and emailed sign-in links.
+_SECRET_PATH = re.compile(r"(/feeds/|/sign-in/link/)[^/\s?]+")
 
 
 def loggable(path: str) -> str:
-    """A path fit for logs: feed URLs carry their secret, which never goes to a log."""
-    return _FEED_PATH.sub("/feeds/[secret]", path)
+    """A path fit for logs: feed URLs and sign-in links carry their secret, which never goes to
+    a log."""
+    return _SECRET_PATH.sub(r"\1[secret]", path)
 
 
 class RedactFeedSecrets(logging.Filter):
-    """For uvicorn's access log, whose records carry the request path in their arguments."""
+    """For uvicorn's access log, whose records carry the request path in their arguments: feed
+    secrets and sign-in link tokens are replaced by [secret]."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):

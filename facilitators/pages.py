@@ -1,5 +1,5 @@
-"""HTML pages for signing in, one's own account and API tokens, and the admin's people and audit
-pages."""
+"""HTML pages for signing in (password or emailed link), one's own account and API tokens, and
+the admin's people and audit pages."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from errors import DomainError, Forbidden, InvalidInput
-from facilitators import audit, services
+from errors import DomainError, Forbidden, Gone, InvalidInput, TooManyRequests
+from facilitators import audit, services, sign_in_links
 from facilitators.auth import end_session, start_session
 from facilitators.guards import admin_only, signed_in
 from facilitators.services import CurrentUser, PersonInput
@@ -26,6 +26,38 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
+def _sign_in_page(
+    target: str,
+    *,
+    email: str = "",
+    error: str = "",
+    link_email: str = "",
+    link_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    """The sign-in page: the password form, and the form that emails a sign-in link."""
+    return page(
+        "facilitators/sign_in.html",
+        {
+            "next": target,
+            "email": email,
+            "error": error,
+            "link_email": link_email,
+            "link_errors": link_errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+def _link_gone_page(message: str, status_code: int) -> Template:
+    """A link that no longer works, with the form that sends a new one."""
+    return page(
+        "facilitators/sign_in_link.html",
+        {"token": "", "error": message, "next": "/", "link_email": "", "link_errors": {}},
+        status_code=status_code,
+    )
+
+
 class SignInPages(Controller):
     include_in_schema = False
 
@@ -35,9 +67,49 @@ class SignInPages(Controller):
     ) -> Template | Redirect:
         if viewer is not None:
             return Redirect(path=safe_next(next))
-        return page(
-            "facilitators/sign_in.html", {"next": safe_next(next), "email": "", "error": ""}
-        )
+        return _sign_in_page(safe_next(next))
+
+    @post("/sign-in/email")
+    async def email_sign_in_link(self, request: Request[Any, Any, Any]) -> Template:
+        """The same answer whether or not the address has an account."""
+        form = await form_data(request)
+        email = form.get("email", "").strip()
+        target = safe_next(form.get("next"))
+        client = request.client.host if request.client else ""
+        try:
+            await sign_in_links.request_link(email, client=client, next_path=target)
+        except InvalidInput as error:
+            message = error.errors[0].message if error.errors else error.detail
+            return _sign_in_page(
+                target, link_email=email, link_errors={"link_email": message}, status_code=400
+            )
+        except TooManyRequests as error:
+            response = _sign_in_page(
+                target, link_email=email, link_errors={"_form": error.detail}, status_code=429
+            )
+            response.headers["Retry-After"] = str(error.retry_after)
+            return response
+        return page("facilitators/sign_in_link_sent.html", {"email": email, "next": target})
+
+    @get("/sign-in/link/{token:str}")
+    async def sign_in_link(self, token: FromPath[str]) -> Template:
+        """A page with one button: opening the link (as mail scanners do) does not use it."""
+        if not await sign_in_links.is_usable(token):
+            return _link_gone_page(sign_in_links.EXPIRED + ".", status_code=410)
+        return page("facilitators/sign_in_link.html", {"token": token, "error": ""})
+
+    @post("/sign-in/link/{token:str}")
+    async def use_sign_in_link(
+        self, token: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Template | Redirect:
+        try:
+            result = await sign_in_links.redeem(token)
+        except Gone as gone:
+            return _link_gone_page(gone.detail + ".", status_code=410)
+        except Forbidden as deactivated:
+            return _link_gone_page(deactivated.detail.capitalize() + ".", status_code=403)
+        start_session(request, result.sign_in)
+        return Redirect(path=safe_next(result.next_path))
 
     @post("/sign-in")
     async def sign_in(self, request: Request[Any, Any, Any]) -> Template | Redirect:
@@ -47,19 +119,14 @@ class SignInPages(Controller):
         try:
             result = await services.authenticate_password(email, form.get("password", ""))
         except Forbidden as deactivated:
-            return page(
-                "facilitators/sign_in.html",
-                {"next": target, "email": email, "error": deactivated.detail.capitalize() + "."},
-                status_code=403,
+            return _sign_in_page(
+                target, email=email, error=deactivated.detail.capitalize() + ".", status_code=403
             )
         if result is None:
-            return page(
-                "facilitators/sign_in.html",
-                {
-                    "next": target,
-                    "email": email,
-                    "error": "That email and password do not match an account.",
-                },
+            return _sign_in_page(
+                target,
+                email=email,
+                error="That email and password do not match an account.",
                 status_code=400,
             )
         start_session(request, result)

@@ -11,12 +11,23 @@ from facilitators.tables import (
     FacilitatorCredential,
     Person,
     RoleGrant,
+    SignInAttempt,
+    SignInLink,
 )
 
 APP_CONFIG = AppConfig(
     app_name="facilitators",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[Person, Account, RoleGrant, ApiToken, FacilitatorCredential, AuditEntry],
+    table_classes=[
+        Person,
+        Account,
+        RoleGrant,
+        ApiToken,
+        FacilitatorCredential,
+        AuditEntry,
+        SignInLink,
+        SignInAttempt,
+    ],
     migration_dependencies=[],
     commands=[],
 )

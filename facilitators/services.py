@@ -17,7 +17,15 @@ from piccolo.query import WhereRaw
 from database import is_unique_violation
 from errors import Conflict, Forbidden, InvalidInput, NotFound
 from facilitators import audit
-from facilitators.tables import Account, ApiToken, CareerStage, Person, Role, RoleGrant
+from facilitators.tables import (
+    Account,
+    ApiToken,
+    CareerStage,
+    Person,
+    Role,
+    RoleGrant,
+    SignInLink,
+)
 from facilitators.validation import (
     check_timezone,
     normalize_email,
@@ -297,6 +305,12 @@ async def set_active(person_id: int, active: bool, *, actor_id: int | None) -> N
             await Account.update(
                 {Account.session_generation: Account.session_generation + 1}
             ).where(Account.person == person_id)
+            # Sign-in links already emailed stop working too (also after a reactivation).
+            await SignInLink.update({SignInLink.expires_at: _now()}).where(
+                (SignInLink.person == person_id)
+                & SignInLink.used_at.is_null()
+                & (SignInLink.expires_at > _now())
+            )
         await audit.record(
             actor_id,
             "person.activate" if active else "person.deactivate",
@@ -304,7 +318,7 @@ async def set_active(person_id: int, active: bool, *, actor_id: int | None) -> N
             person_id,
             summary="Reactivated"
             if active
-            else "Deactivated; tokens revoked, signed out everywhere",
+            else "Deactivated; tokens revoked, sign-in links voided, signed out everywhere",
         )
 
 
@@ -425,7 +439,8 @@ async def grant_role(person_id: int, role: str) -> None:
 # -- signing in -----------------------------------------------------------------------------
 
 
-async def _roles_of(person_id: int) -> frozenset[str]:
+async def roles_of(person_id: int) -> frozenset[str]:
+    """The roles a person holds."""
     rows = await RoleGrant.select(RoleGrant.role).where(RoleGrant.person == person_id)
     return frozenset(row["role"] for row in rows)
 
@@ -485,7 +500,7 @@ async def authenticate_password(email: str, password: str) -> SignIn | None:
         person_id=row["person"],
         name=row["name"],
         email=row["email"],
-        roles=await _roles_of(row["person"]),
+        roles=await roles_of(row["person"]),
         timezone=row["timezone"],
     )
     return SignIn(user=user, session_generation=row["session_generation"])
@@ -510,7 +525,7 @@ async def user_for_session(person_id: int, generation: int) -> CurrentUser | Non
         person_id=person_id,
         name=row["name"],
         email=row["email"],
-        roles=await _roles_of(person_id),
+        roles=await roles_of(person_id),
         timezone=row["timezone"],
     )
 
@@ -611,6 +626,6 @@ async def user_for_token(token: str) -> CurrentUser | None:
         person_id=row["person"],
         name=row["name"],
         email=row["email"],
-        roles=await _roles_of(row["person"]),
+        roles=await roles_of(row["person"]),
         via_token=True,
     )

@@ -1,4 +1,5 @@
-"""People and access: persons, their accounts and roles, API tokens, credentials, the audit log."""
+"""People and access: persons, their accounts and roles, API tokens, sign-in links, credentials,
+the audit log."""
 
 from enum import StrEnum
 
@@ -53,6 +54,8 @@ class Person(Table):
     career_stage = Varchar(length=40, default="", choices=CareerStage)
     timezone = Varchar(length=64, default="")
     active = Boolean(default=True)
+    # They switched reminders off (one-click unsubscribe); assignment prompts and invites still go.
+    reminders_off = Boolean(default=False)
     # Bumped to revoke the person's calendar feed URL, which is derived, never stored.
     feed_generation = Integer(default=0)
     # When the set of cohorts they facilitate last changed (their feed's Last-Modified).
@@ -121,3 +124,29 @@ class AuditEntry(Table):
     cohort_id = Integer(null=True, default=None, index=True)
     summary = Text(default="")
     detail = JSON(default="{}")
+
+
+class SignInLink(Table):
+    """A one-time sign-in link sent by email. Only the SHA-256 of its token is stored; a link
+    works once, until `expires_at` (a newer link for the same person moves that to "now")."""
+
+    id: Serial
+
+    person = ForeignKey(references=Person, null=False, on_delete=OnDelete.cascade)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    # Where the person was going when they asked (a path on this site, checked twice).
+    next_path = Varchar(length=2000, default="/")
+
+
+class SignInAttempt(Table):
+    """One request for a sign-in link, counted against one scope ("email:<sha256 of the
+    address>" or "client:<address>") for rate limits. Kept in the database so that every app
+    instance counts the same requests; rows older than the window are pruned as requests come."""
+
+    id: Serial
+
+    scope = Varchar(length=100)
+    at = Timestamptz(default=TimestamptzNow(), index=True)

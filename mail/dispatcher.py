@@ -13,13 +13,22 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from mail import outbox
 from mail.transports import Outcome, Result, Transport
 
 log = logging.getLogger("mentorcircle.mail")
+
+# A scheduler step: queues what has become due at the given time (None: now), such as the
+# assignment prompts and reminders. The apps hand theirs to `run`; mail/ knows none of them.
+Step = Callable[[dt.datetime | None], Awaitable[object]]
+
+
+async def run_steps(steps: Sequence[Step], now: dt.datetime | None) -> None:
+    for step in steps:
+        await step(now)
 
 
 @dataclass(frozen=True)
@@ -56,20 +65,26 @@ async def _record(
     now: dt.datetime,
     progress: Progress,
 ) -> None:
+    retry_at = now + config.retry_delay(message.attempts)
+    # A message that expires (a sign-in link) is not retried when the retry would come too late.
+    expires_first = message.expires_at is not None and retry_at >= message.expires_at
     if outcome.result == Result.sent:
         await outbox.mark_sent(message, outcome.code or 250, outcome.reply)
         progress.sent += 1
-    elif outcome.result == Result.retry and message.attempts < config.max_attempts:
-        await outbox.mark_retry(
-            message, outcome.code, outcome.reply, now + config.retry_delay(message.attempts)
-        )
+    elif (
+        outcome.result == Result.retry
+        and message.attempts < config.max_attempts
+        and not expires_first
+    ):
+        await outbox.mark_retry(message, outcome.code, outcome.reply, retry_at)
         progress.retried += 1
     else:
-        reason = (
-            outcome.reply
-            if outcome.result == Result.failed
-            else f"gave up after {message.attempts} attempts: {outcome.reply}"
-        )
+        if outcome.result == Result.failed:
+            reason = outcome.reply
+        elif expires_first:
+            reason = f"expired before it could be sent: {outcome.reply}"
+        else:
+            reason = f"gave up after {message.attempts} attempts: {outcome.reply}"
         await outbox.mark_failed(message, outcome.code, reason)
         progress.failed += 1
         progress.errors.append(f"{message.recipient}: {outcome.code or ''} {reason}".strip())
@@ -157,10 +172,13 @@ async def run(
     stop: asyncio.Event,
     *,
     now: dt.datetime | None = None,
+    steps: Sequence[Step] = (),
 ) -> None:
-    """Dispatch until `stop` is set: the app's lifespan task and `mentorcircle dispatch`."""
+    """Dispatch until `stop` is set: the app's lifespan task and `mentorcircle dispatch`. Each
+    round first runs the scheduler steps, then sends what is due."""
     while not stop.is_set():
         try:
+            await run_steps(steps, now)
             progress = await dispatch_due(transport, config, now=now, stop=stop)
             if progress.handled:
                 log.info(

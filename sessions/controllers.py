@@ -89,6 +89,11 @@ def session_out(row: services.SessionRow) -> SessionOut:
         ical_sequence=row.ical_sequence,
         objectives=row.objectives,
         assignment_prompt=row.assignment_prompt,
+        prompt_due_at=row.prompt_due_at,
+        prompt_lead_minutes=row.prompt_lead_minutes,
+        reminder_minutes=None if row.reminder_minutes is None else list(row.reminder_minutes),
+        prompt_revision=row.prompt_revision,
+        prompt_revision_sent=row.prompt_revision_sent,
     )
 
 
@@ -122,6 +127,8 @@ def _cohort_fields(summary: services.CohortSummary) -> dict[str, Any]:
         "published_at": summary.published_at,
         "auto_promote": summary.auto_promote,
         "completion_rule": _rule_out(summary),
+        "prompt_lead_minutes": summary.prompt_lead_minutes,
+        "reminder_minutes": list(summary.reminder_minutes),
     }
 
 
@@ -289,6 +296,10 @@ class CohortController(Controller):
                 review_mail=_unset(data.review_mail),
                 organizer_name=_unset(data.organizer_name),
                 organizer_email=_unset(data.organizer_email),
+                prompt_lead_minutes=_unset(data.prompt_lead_minutes),
+                reminder_minutes=None
+                if data.reminder_minutes is UNSET
+                else tuple(data.reminder_minutes),
             ),
             actor=user,
         )
@@ -556,6 +567,18 @@ class SessionController(Controller):
                 objectives=_unset(data.objectives),
                 assignment_prompt=_unset(data.assignment_prompt),
                 competencies=None if data.competencies is UNSET else tuple(data.competencies),
+                prompt_due_at=data.prompt_due_at
+                if isinstance(data.prompt_due_at, dt.datetime)
+                else None,
+                clear_prompt_due=data.prompt_due_at is None,
+                prompt_lead_minutes=data.prompt_lead_minutes
+                if isinstance(data.prompt_lead_minutes, int)
+                else None,
+                reminder_minutes=tuple(data.reminder_minutes)
+                if isinstance(data.reminder_minutes, list)
+                else None,
+                cohort_lead=data.prompt_lead_minutes is None,
+                cohort_reminders=data.reminder_minutes is None,
             ),
             actor=user,
         )

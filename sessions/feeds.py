@@ -10,7 +10,6 @@ Last-Modified change only when a session in them does (or the set of sessions do
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -25,16 +24,14 @@ from facilitators.tables import Person
 from sessions.access import ACTIVE_ENROLLMENT
 from sessions.invites import calendar_bytes, session_event
 from sessions.tables import Cohort, CohortFacilitator, Enrollment, Session
-from settings import get_settings
+from settings import get_settings, sign
 
 _NAME = re.compile(r"^(?P<kind>[pc])(?P<id>\d{1,12})-(?P<secret>[A-Za-z0-9_-]{32})(?:\.ics)?$")
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def _secret(kind: str, owner_id: int, generation: int) -> str:
-    key = hashlib.sha256(b"mentorcircle-feed:" + get_settings().secret_key.encode()).digest()
-    digest = hmac.new(key, f"{kind}:{owner_id}:{generation}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:32]
+    return sign("feed", f"{kind}:{owner_id}:{generation}")
 
 
 def feed_name(kind: str, owner_id: int, generation: int) -> str:

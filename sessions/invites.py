@@ -21,8 +21,8 @@ from facilitators.tables import Person
 from mail import outbox
 from mail.compose import Calendar as MailCalendar
 from mail.compose import Draft, compose, message_id_for
+from mail.render import render_message
 from mail.tables import OutboxMessage
-from sessions import emails
 from sessions.tables import (
     Cohort,
     CohortFacilitator,
@@ -232,7 +232,7 @@ def _message(
         # What an update replaces (time, room, link), so the email can say what changed.
         "previous": previous,
     }
-    text, html = emails.render(kind, context)
+    text, html = render_message(kind, context)
     subject = {
         "invite": f"Invitation: {cohort.name}, session {session['position']}",
         "update": f"Updated: {cohort.name}, session {session['position']}",

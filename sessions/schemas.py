@@ -28,6 +28,10 @@ CohortStatusName = Literal[
 AttendanceName = Literal["present", "late", "left_early", "excused", "absent"]
 
 
+# Minutes before a session: a prompt lead or a reminder offset (up to 30 days).
+LeadMinutes = Annotated[int, Meta(ge=5, le=30 * 24 * 60)]
+
+
 class FacilitatorOut(Struct):
     person_id: int
     name: str
@@ -52,6 +56,12 @@ class SessionOut(Struct):
     ical_sequence: int
     objectives: str
     assignment_prompt: str
+    prompt_due_at: dt.datetime | None
+    # This session's own timing in minutes before it; null: the cohort's.
+    prompt_lead_minutes: int | None
+    reminder_minutes: list[int] | None
+    prompt_revision: int
+    prompt_revision_sent: int | None
 
 
 class CompletionRuleOut(Struct):
@@ -81,6 +91,8 @@ class CohortOut(Struct):
     published_at: dt.datetime | None
     auto_promote: bool
     completion_rule: CompletionRuleOut
+    prompt_lead_minutes: int
+    reminder_minutes: list[int]
 
 
 class CohortDetailOut(CohortOut):
@@ -143,6 +155,8 @@ class CohortPatch(Struct, forbid_unknown_fields=True):
     review_mail: bool | UnsetType = UNSET
     organizer_name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
     organizer_email: Annotated[str, Meta(max_length=320)] | UnsetType = UNSET
+    prompt_lead_minutes: LeadMinutes | UnsetType = UNSET
+    reminder_minutes: Annotated[list[LeadMinutes], Meta(max_length=5)] | UnsetType = UNSET
 
 
 class ParticipantIn(Struct, forbid_unknown_fields=True):
@@ -214,6 +228,10 @@ class SessionPatch(Struct, forbid_unknown_fields=True):
     objectives: Annotated[str, Meta(max_length=5000)] | UnsetType = UNSET
     assignment_prompt: Annotated[str, Meta(max_length=20000)] | UnsetType = UNSET
     competencies: Annotated[list[str], Meta(max_length=10)] | UnsetType = UNSET
+    prompt_due_at: Annotated[dt.datetime, Meta(tz=True)] | None | UnsetType = UNSET
+    # null: back to the cohort's timing.
+    prompt_lead_minutes: LeadMinutes | None | UnsetType = UNSET
+    reminder_minutes: Annotated[list[LeadMinutes], Meta(max_length=5)] | None | UnsetType = UNSET
 
 
 class SessionChangeOut(Struct):

@@ -20,7 +20,7 @@ from facilitators import audit
 from facilitators.services import CurrentUser
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import check_timezone, normalize_email, optional_text, required_text
-from sessions import invites, waitlist
+from sessions import invites, prompts, waitlist
 from sessions.access import (
     can_manage_cohort,
     enrolled_cohort_ids,
@@ -136,6 +136,20 @@ class SessionRow:
     cohort_name: str
     cohort_timezone: str
     extra: bool = False
+    prompt_due_at: dt.datetime | None = None
+    # This session's own prompt lead and reminder offsets in minutes (None: the cohort's).
+    prompt_lead_minutes: int | None = None
+    reminder_minutes: tuple[int, ...] | None = None
+    prompt_revision: int = 0
+    prompt_revision_sent: int | None = None
+
+    @property
+    def prompt_outdated(self) -> bool:
+        """The prompt changed after participants received it (they may get the new text)."""
+        return (
+            self.prompt_revision_sent is not None
+            and self.prompt_revision > self.prompt_revision_sent
+        )
 
     @property
     def minutes(self) -> int:
@@ -169,6 +183,8 @@ class CohortSummary:
     published_at: dt.datetime | None
     auto_promote: bool
     completion: CompletionRule
+    prompt_lead_minutes: int = 7 * 24 * 60
+    reminder_minutes: tuple[int, ...] = ()
 
     @property
     def size_warning(self) -> str | None:
@@ -224,6 +240,11 @@ _SESSION_COLUMNS = (
     Session.objectives,
     Session.assignment_prompt,
     Session.extra,
+    Session.prompt_due_at,
+    Session.prompt_lead_minutes,
+    Session.reminder_minutes,
+    Session.prompt_revision,
+    Session.prompt_revision_sent,
     Session.cohort.name.as_alias("cohort_name"),
     Session.cohort.timezone.as_alias("cohort_timezone"),
 )
@@ -248,6 +269,13 @@ def _session_row(row: dict[str, Any]) -> SessionRow:
         cohort_name=row["cohort_name"],
         cohort_timezone=row["cohort_timezone"],
         extra=row["extra"],
+        prompt_due_at=row["prompt_due_at"],
+        prompt_lead_minutes=row["prompt_lead_minutes"],
+        reminder_minutes=None
+        if row["reminder_minutes"] is None
+        else tuple(row["reminder_minutes"]),
+        prompt_revision=row["prompt_revision"],
+        prompt_revision_sent=row["prompt_revision_sent"],
     )
 
 
@@ -321,6 +349,8 @@ async def _summaries(cohort_ids: list[int] | None) -> list[CohortSummary]:
                 late_counts=row["late_counts"],
                 left_early_counts=row["left_early_counts"],
             ),
+            prompt_lead_minutes=row["prompt_lead_minutes"],
+            reminder_minutes=tuple(row["reminder_minutes"] or ()),
         )
         for row in cohorts
     ]
@@ -396,6 +426,27 @@ async def upcoming_sessions(user: CurrentUser, limit: int = 10) -> list[SessionR
         query = query.where(Session.cohort.is_in(sorted(visible)))
     rows = await query.order_by(Session.starts_at).limit(limit)
     return [_session_row(row) for row in rows]
+
+
+async def next_sessions(user: CurrentUser) -> list[SessionRow]:
+    """The next meeting of each cohort the user takes part in as a participant (or
+    facilitates), soonest first: the "my next session" page."""
+    cohorts = await enrolled_cohort_ids(user, waitlisted=False) | await facilitated_cohort_ids(user)
+    if not cohorts:
+        return []
+    rows = (
+        await Session.select(*_SESSION_COLUMNS)
+        .where(
+            Session.cohort.is_in(sorted(cohorts))
+            & (Session.ends_at > _now())
+            & (Session.status == SessionStatus.scheduled.value)
+        )
+        .order_by(Session.starts_at)
+    )
+    first: dict[int, SessionRow] = {}
+    for row in rows:
+        first.setdefault(row["cohort"], _session_row(row))
+    return list(first.values())
 
 
 # -- creating a cohort ----------------------------------------------------------------------
@@ -653,6 +704,8 @@ class CohortChanges:
     review_mail: bool | None = None
     organizer_name: str | None = None
     organizer_email: str | None = None
+    prompt_lead_minutes: int | None = None
+    reminder_minutes: tuple[int, ...] | None = None
 
 
 def _merged(current: dict[str, Any], changes: CohortChanges) -> dict[str, Any]:
@@ -678,6 +731,8 @@ def _merged(current: dict[str, Any], changes: CohortChanges) -> dict[str, Any]:
         "review_mail": bool(pick("review_mail")),
         "organizer_name": optional_text(pick("organizer_name"), "organizer_name", 200),
         "organizer_email": _organizer_email(pick("organizer_email")),
+        "prompt_lead_minutes": prompts.check_lead(pick("prompt_lead_minutes")),
+        "reminder_minutes": list(prompts.check_reminders(pick("reminder_minutes"))),
     }
     if not 1 <= merged["completion_percent"] <= 100:
         raise InvalidInput.single("completion_percent", "must be between 1 and 100")
@@ -813,7 +868,7 @@ async def _carry_to_future_sessions(
         values[Session.updated_at] = _now()
         await Session.update(values).where(Session.id == row["id"])
         if published:
-            await invites.send_session_change(row["id"], previous=_calendar_facts(row))
+            await _announce_change(row)
 
 
 async def _cancel_future_sessions(cohort_id: int, cohort: dict[str, Any]) -> int:
@@ -833,12 +888,20 @@ async def _cancel_future_sessions(cohort_id: int, cohort: dict[str, Any]) -> int
             }
         ).where(Session.id == row["id"])
         if published:
-            await invites.send_session_change(row["id"], previous=_calendar_facts(row))
+            await _announce_change(row)
     return len(rows)
 
 
 def _calendar_facts(row: dict[str, Any]) -> dict[str, Any]:
     return {key: row[key] for key in ("starts_at", "ends_at", "location", "video_url", "status")}
+
+
+async def _announce_change(before: dict[str, Any]) -> None:
+    """After a calendar-visible change of a published session (its sequence was raised): the
+    update or cancellation goes to every calendar, and the prompt and reminders still waiting
+    are superseded (the scheduler queues them again, with the new facts, when they are due)."""
+    await invites.send_session_change(before["id"], previous=_calendar_facts(before))
+    await prompts.cancel_waiting(before["id"])
 
 
 async def publish_schedule(cohort_id: int, *, actor: CurrentUser) -> None:
@@ -896,6 +959,17 @@ class SessionChanges:
     objectives: str | None = None
     assignment_prompt: str | None = None
     competencies: tuple[str, ...] | None = None
+    # When the assignment is due (UTC), or clear it.
+    prompt_due_at: dt.datetime | None = None
+    clear_prompt_due: bool = False
+    # This session's own prompt lead and reminders, or back to the cohort's.
+    prompt_lead_minutes: int | None = None
+    reminder_minutes: tuple[int, ...] | None = None
+    cohort_lead: bool = False
+    cohort_reminders: bool = False
+
+
+PROMPT_FIELDS = ("assignment_prompt", "prompt_due_at")
 
 
 @dataclass(frozen=True)
@@ -955,9 +1029,16 @@ async def _write_session_change(
         # Calendars replace an event only when its SEQUENCE grows (RFC 5546).
         update[Session.ical_sequence] = row["ical_sequence"] + 1
     update[Session.updated_at] = _now()
+    revised = any(key in PROMPT_FIELDS for key in changed)
+    if revised:
+        # A new revision of the prompt: what still waits to go out is superseded (it goes out
+        # with the new text when due); who has it already gets it only on request.
+        update[Session.prompt_revision] = row["prompt_revision"] + 1
     await Session.update(update).where(Session.id == row["id"])
     if bump:
-        await invites.send_session_change(row["id"], previous=_calendar_facts(row))
+        await _announce_change(row)
+    elif revised:
+        await prompts.cancel_waiting(row["id"], kinds=(prompts.PROMPT,))
     await audit.record(
         actor.person_id,
         action,
@@ -1011,6 +1092,18 @@ async def update_session(
             )
         if changes.competencies is not None:
             values["competencies"] = await _check_competencies(changes.competencies)
+        if changes.clear_prompt_due:
+            values["prompt_due_at"] = None
+        elif changes.prompt_due_at is not None:
+            values["prompt_due_at"] = changes.prompt_due_at.astimezone(dt.UTC)
+        if changes.cohort_lead:
+            values["prompt_lead_minutes"] = None
+        elif changes.prompt_lead_minutes is not None:
+            values["prompt_lead_minutes"] = prompts.check_lead(changes.prompt_lead_minutes)
+        if changes.cohort_reminders:
+            values["reminder_minutes"] = None
+        elif changes.reminder_minutes is not None:
+            values["reminder_minutes"] = list(prompts.check_reminders(changes.reminder_minutes))
         result = await _write_session_change(
             row, values, actor=actor, action="session.update", summary="Changed session"
         )

@@ -130,6 +130,10 @@ class Cohort(Table):
     organizer_email = Varchar(length=320, default="")
     # Bumped to revoke the cohort's calendar feed URL (staff); see sessions/feeds.py.
     feed_generation = Integer(default=0)
+    # Before each session: the assignment prompt goes this long before it, and a reminder at
+    # each of these offsets (minutes). A session may override both.
+    prompt_lead_minutes = Integer(default=7 * 24 * 60)
+    reminder_minutes = Array(base_column=Integer(), default=[48 * 60, 2 * 60])
 
 
 class CohortFacilitator(Table):
@@ -165,6 +169,15 @@ class Session(Table):
     # A make-up or extra session added to the schedule: it is not part of the cohort's plan
     # (not cloned, not counted in the sessions one must attend; attending it counts).
     extra = Boolean(default=False)
+    # The assignment prompt's optional due time, and this session's own prompt lead and
+    # reminder offsets (minutes; None: the cohort's).
+    prompt_due_at = Timestamptz(null=True, default=None)
+    prompt_lead_minutes = Integer(null=True, default=None)
+    reminder_minutes = Array(base_column=Integer(), null=True, default=None)
+    # Each change of the prompt text or due time is a revision; `prompt_revision_sent` is the
+    # one participants last received (None: no prompt has gone out yet).
+    prompt_revision = Integer(default=0)
+    prompt_revision_sent = Integer(null=True, default=None)
 
 
 class Enrollment(Table):

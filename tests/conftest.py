@@ -60,6 +60,8 @@ _TABLES = (
     "session",
     "cohort_facilitator",
     "cohort",
+    "sign_in_attempt",
+    "sign_in_link",
     "api_token",
     "role_grant",
     "account",

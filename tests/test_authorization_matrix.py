@@ -37,6 +37,7 @@ class Ids:
     copy_by_facilitator_a: int
     message: int
     feed_a: str
+    link_a: str  # a live sign-in link of participant A
 
 
 Body = dict[str, Any] | Callable[[World, Ids, str], dict[str, Any]]
@@ -190,6 +191,19 @@ MATRIX: dict[tuple[str, str], Row] = {
         (400,) * 6, form={"email": "nobody@example.org", "password": "wrong password"}
     ),
     ("POST", "/sign-out"): Row((302,) * 6),
+    # sign-in by email
+    ("POST", "/sign-in/email"): Row(
+        (200,) * 6, form=lambda w, ids, role: {"email": f"matrix.{role}@example.org"}
+    ),
+    # Opening a link uses nothing up; the first to press "Sign in" uses it, then it is gone.
+    ("GET", "/sign-in/link/{token:str}"): Row(
+        ALL_200, path=lambda w, ids: f"/sign-in/link/{ids.link_a}"
+    ),
+    ("POST", "/sign-in/link/{token:str}"): Row(
+        (302, 410, 410, 410, 410, 410),
+        path=lambda w, ids: f"/sign-in/link/{ids.link_a}",
+        facilitator_b=410,
+    ),
     ("GET", "/"): Row(SIGNED_IN_PAGE),
     ("GET", "/account"): Row(SIGNED_IN_PAGE),
     ("POST", "/account/tokens"): Row((302,) * 6, form={"name": "matrix"}),
@@ -414,7 +428,25 @@ async def _ids(world: World) -> Ids:
         copy_by_facilitator_a=await copy_curriculum(builtin.id, "Fac A's copy", actor=facilitator),
         message=await _a_message(world),
         feed_a=feed_name("p", world.participant_a.id, 0),
+        link_a=await _a_sign_in_link(world),
     )
+
+
+async def _a_sign_in_link(world: World) -> str:
+    import hashlib
+    import secrets
+
+    from facilitators.tables import SignInLink
+
+    token = secrets.token_urlsafe(32)
+    await SignInLink.insert(
+        SignInLink(
+            person=world.participant_a.id,
+            token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15),
+        )
+    )
+    return token
 
 
 async def _a_message(world: World) -> int:

@@ -14,11 +14,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from errors import DomainError, Forbidden, InvalidInput
+from errors import Checks, DomainError, Forbidden, InvalidInput
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser, people_with_role
 from facilitators.tables import Role
-from sessions import attendance, curricula, feeds, roster, services
+from sessions import attendance, curricula, feeds, prompts, roster, services
 from sessions.pages.forms import ids, int_or_none, schedule_from_form
 from sessions.schedule import WEEKDAYS
 from sessions.services import STATUS_TRANSITIONS, SessionRow
@@ -253,6 +253,9 @@ class CohortPages(Controller):
             "review_mail": mail["review_mail"],
             "organizer_name": mail["organizer_name"],
             "organizer_email": mail["organizer_email"],
+            **prompts.timing_text(
+                prompts.Timing(summary.prompt_lead_minutes, summary.reminder_minutes)
+            ),
         }
         return page("sessions/cohort_form.html", await _form_context(cohort_id, form, {}))
 
@@ -276,6 +279,14 @@ class CohortPages(Controller):
             form[box] = form.get(box) == "on"
         try:
             capacity = int_or_none(form.get("capacity", ""), "capacity")
+            checks = Checks()
+            lead = checks.check(
+                prompts.parse_duration, form.get("prompt_lead_minutes", ""), "prompt_lead_minutes"
+            )
+            reminders = checks.check(
+                prompts.parse_durations, form.get("reminder_minutes", ""), "reminder_minutes"
+            )
+            checks.done()
             await services.update_cohort(
                 cohort_id,
                 services.CohortChanges(
@@ -301,6 +312,8 @@ class CohortPages(Controller):
                     review_mail=form["review_mail"],
                     organizer_name=form.get("organizer_name", ""),
                     organizer_email=form.get("organizer_email", ""),
+                    prompt_lead_minutes=lead,
+                    reminder_minutes=reminders,
                 ),
                 actor=user,
             )

@@ -3,17 +3,19 @@ and restoring it, adding a make-up session."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from errors import DomainError
+from errors import DomainError, NotFound
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser
-from sessions import curricula, services
+from sessions import absence, curricula, prompts, services
 from sessions.pages.forms import int_or_none, parse_date, parse_time
 from web import field_errors, flash, form_data, form_lists, page
 
@@ -29,8 +31,17 @@ def _session_form(detail: services.SessionDetail) -> dict[str, Any]:
         "location": s.location,
         "video_url": s.video_url,
         "objectives": s.objectives,
-        "assignment_prompt": s.assignment_prompt,
         "competencies": list(s.competencies),
+    }
+
+
+def _prompt_form(detail: services.SessionDetail) -> dict[str, Any]:
+    s = detail.session
+    due = s.prompt_due_at.astimezone(ZoneInfo(s.cohort_timezone)) if s.prompt_due_at else None
+    return {
+        "assignment_prompt": s.assignment_prompt,
+        "due_date": due.date().isoformat() if due else "",
+        "due_time": due.strftime("%H:%M") if due else "",
     }
 
 
@@ -49,6 +60,11 @@ class SessionPages(Controller):
     ) -> Template:
         detail = await services.get_session(user, session_id)
         zone = detail.cohort.timezone
+        absent = None
+        schedule = await prompts.session_schedule(user, session_id) if detail.can_manage else None
+        if not detail.can_manage and not detail.session.is_cancelled:
+            with contextlib.suppress(NotFound):  # not enrolled (waitlisted, or office)
+                absent = await absence.absence_view(session_id, user.person_id)
         return page(
             "sessions/session.html",
             {
@@ -56,6 +72,11 @@ class SessionPages(Controller):
                 "s": detail.session,
                 "viewer_zone": user.timezone if user.timezone and user.timezone != zone else "",
                 "form": form or _session_form(detail),
+                "prompt_form": _prompt_form(detail),
+                "cases": (await prompts.linked_cases([session_id])).get(session_id, []),
+                "schedule": schedule,
+                "timing_form": prompts.timing_text(schedule.timing) if schedule else {},
+                "absence": absent,
                 "errors": errors or {},
                 "competencies": await curricula.list_competencies(),
             },
@@ -89,7 +110,6 @@ class SessionPages(Controller):
                     location=form.get("location", ""),
                     video_url=form.get("video_url", ""),
                     objectives=form.get("objectives", ""),
-                    assignment_prompt=form.get("assignment_prompt", ""),
                     competencies=tuple(form["competencies"]),
                 ),
                 actor=user,

@@ -193,6 +193,26 @@ async def test_expired_messages_fail_instead_of_going_out_late(smtp_server: Smtp
     assert smtp_server.mailbox.received == []
 
 
+async def test_a_message_is_not_retried_past_its_expiry(smtp_server: SmtpServer) -> None:
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)  # the first retry waits 10 s
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    await outbox.enqueue(
+        [
+            message("soon", "busy+soon@example.edu", expires_at=soon, confidential=True),
+            message("later", "busy+later@example.edu", expires_at=later, confidential=True),
+        ]
+    )
+    progress = await dispatch_due(transport(smtp_server), FAST)
+    assert (progress.failed, progress.retried) == (1, 1)
+    final = await states()
+    assert final["soon"] == (
+        "failed",
+        450,
+        "expired before it could be sent: 4.2.1 Mailbox busy, try later",
+    )
+    assert final["later"][:2] == ("queued", 450)
+
+
 async def test_held_messages_wait_and_cancelling_a_session_cancels_only_what_waits(
     smtp_server: SmtpServer,
 ) -> None:

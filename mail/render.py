@@ -1,5 +1,5 @@
-"""Rendering the text and HTML of messages from templates/email/. An unknown variable is an
-error at render time, never blank text in someone's inbox."""
+"""Rendering the text and HTML of messages from templates/email/ (every kind, every app). An
+unknown variable is an error at render time, never blank text in someone's inbox."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def when(start: dt.datetime, end: dt.datetime, zone: str) -> str:
     return f"{local_start:%A %d %B %Y, %H:%M}–{local_end:%H:%M} {local_end.tzname()} ({zone})"
 
 
+def at(moment: dt.datetime, zone: str) -> str:
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%A %d %B %Y, %H:%M} {local.tzname()}"
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     env = Environment(
@@ -30,10 +35,11 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["when"] = when
+    env.filters["at"] = at
     return env
 
 
-def render(name: str, context: dict[str, Any]) -> tuple[str, str]:
+def render_message(name: str, context: dict[str, Any]) -> tuple[str, str]:
     """The text and HTML versions of message `name` (templates/email/<name>.txt and .html)."""
     env = _environment()
     return env.get_template(f"{name}.txt").render(context), env.get_template(f"{name}.html").render(
