@@ -665,6 +665,8 @@ async def send_updated_prompt(session_id: int, *, actor: CurrentUser) -> int:
                 "no prompt has gone out yet: the current text goes out when the prompt is due"
             )
         revision = session["prompt_revision"]
+        if revision <= session["prompt_revision_sent"]:
+            raise Conflict("participants already have the current prompt")
         had_it = {
             row["person_id"]
             for row in await OutboxMessage.select(OutboxMessage.person_id).where(

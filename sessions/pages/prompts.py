@@ -186,7 +186,9 @@ class PromptPages(Controller):
         self, session_id: FromPath[int], user: NamedDependency[CurrentUser]
     ) -> Template:
         view = await absence.absence_view(session_id, user.person_id)
-        return page("sessions/cant_attend.html", {"view": view, "action": "", "errors": {}})
+        return page(
+            "sessions/cant_attend.html", {"view": view, "action": "", "errors": {}, "problem": ""}
+        )
 
     @post("/cant-attend")
     async def cant_attend(
@@ -229,7 +231,10 @@ class AbsenceLinkPages(Controller):
     async def form(self, session_id: FromPath[int], token: FromPath[str]) -> Template:
         person_id = absence.person_from_token(session_id, token)
         view = await absence.absence_view(session_id, person_id)
-        return page("sessions/cant_attend.html", {"view": view, "action": token, "errors": {}})
+        return page(
+            "sessions/cant_attend.html",
+            {"view": view, "action": token, "errors": {}, "problem": ""},
+        )
 
     @post("/")
     async def report(
