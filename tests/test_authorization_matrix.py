@@ -38,6 +38,7 @@ class Ids:
     message: int
     feed_a: str
     link_a: str  # a live sign-in link of participant A
+    next_session_a: int  # cohort A's next session (still to come)
 
 
 Body = dict[str, Any] | Callable[[World, Ids, str], dict[str, Any]]
@@ -85,6 +86,19 @@ ROLE_HOUR = {role: 8 + index for index, role in enumerate(CALL_ORDER)}
 
 def person_a(w: World) -> str:
     return f"/admin/people/{w.participant_a.id}"
+
+
+def absence_link(w: World, ids: Ids) -> str:
+    from sessions.prompts import absence_token
+
+    token = absence_token(ids.next_session_a, w.participant_a.id)
+    return f"/sessions/{ids.next_session_a}/cant-attend/{token}"
+
+
+def reminders_link(w: World) -> str:
+    from sessions.prompts import unsubscribe_token
+
+    return f"/reminders/off/{unsubscribe_token(w.participant_a.id)}"
 
 
 def session_a(w: World, ids: Ids) -> str:
@@ -348,6 +362,56 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/sessions/{session_id:int}/messages"): Row(
         MANAGE_PAGE, path=lambda w, ids: session_a(w, ids) + "/messages"
     ),
+    # Prompts and reminders: the cohort's facilitators and office staff write, time and
+    # preview them; a participant's own "I can't attend" is theirs alone (anyone else: 404).
+    ("POST", "/sessions/{session_id:int}/prompt"): Row(
+        MANAGE_FORM,
+        path=lambda w, ids: session_a(w, ids) + "/prompt",
+        form={"assignment_prompt": "Read the case.", "due_date": "", "due_time": ""},
+    ),
+    ("POST", "/sessions/{session_id:int}/timing"): Row(
+        MANAGE_FORM,
+        path=lambda w, ids: session_a(w, ids) + "/timing",
+        form={"prompt_lead_minutes": "3 days", "reminder_minutes": "2 hours"},
+    ),
+    ("POST", "/sessions/{session_id:int}/prompt/send-update"): Row(
+        MANAGE_FORM, path=lambda w, ids: session_a(w, ids) + "/prompt/send-update"
+    ),
+    ("GET", "/sessions/{session_id:int}/preview"): Row(
+        MANAGE_PAGE, path=lambda w, ids: session_a(w, ids) + "/preview?kind=reminder"
+    ),
+    ("GET", "/sessions/{session_id:int}/preview.html"): Row(
+        MANAGE_PAGE, path=lambda w, ids: session_a(w, ids) + "/preview.html"
+    ),
+    ("POST", "/sessions/{session_id:int}/preview/send-test"): Row(
+        MANAGE_FORM,
+        path=lambda w, ids: session_a(w, ids) + "/preview/send-test",
+        form={"kind": "prompt"},
+    ),
+    ("GET", "/sessions/{session_id:int}/cant-attend"): Row(
+        (302, 200, 404, 404, 404, 404),
+        path=lambda w, ids: f"/sessions/{ids.next_session_a}/cant-attend",
+        facilitator_b=404,
+    ),
+    ("POST", "/sessions/{session_id:int}/cant-attend"): Row(
+        (302, 200, 404, 404, 404, 404),
+        path=lambda w, ids: f"/sessions/{ids.next_session_a}/cant-attend",
+        form={"message": "Away at a conference."},
+        facilitator_b=404,
+    ),
+    # The signed links in prompts and reminders stand in for signing in: whoever holds one.
+    ("GET", "/sessions/{session_id:int}/cant-attend/{token:str}"): Row(
+        ALL_200, path=lambda w, ids: absence_link(w, ids)
+    ),
+    ("POST", "/sessions/{session_id:int}/cant-attend/{token:str}"): Row(
+        ALL_200, path=lambda w, ids: absence_link(w, ids), form={"message": ""}
+    ),
+    ("GET", "/reminders/off/{token:str}"): Row(ALL_200, path=lambda w, ids: reminders_link(w)),
+    ("POST", "/reminders/off/{token:str}"): Row(ALL_200, path=lambda w, ids: reminders_link(w)),
+    ("POST", "/reminders/on/{token:str}"): Row(
+        ALL_200, path=lambda w, ids: reminders_link(w).replace("/off/", "/on/")
+    ),
+    ("GET", "/next"): Row(SIGNED_IN_PAGE),
     # Curriculum templates: anyone signed in reads them; facilitators and office copy them;
     # a copy is edited by whoever made it and by office staff.
     ("GET", "/curricula"): Row(SIGNED_IN_PAGE),
@@ -415,7 +479,13 @@ async def _ids(world: World) -> Ids:
         )
         .first()
     )
-    assert session is not None and enrollment is not None
+    next_session = (
+        await Session.select(Session.id)
+        .where((Session.cohort == world.cohort_a) & (Session.starts_at > dt.datetime.now(dt.UTC)))
+        .order_by(Session.starts_at)
+        .first()
+    )
+    assert session is not None and enrollment is not None and next_session is not None
     builtin = next(c for c in await list_curricula() if c.builtin)
     facilitator = CurrentUser(
         world.facilitator_a.id, "Fac A", world.facilitator_a.email, frozenset({"facilitator"})
@@ -429,6 +499,7 @@ async def _ids(world: World) -> Ids:
         message=await _a_message(world),
         feed_a=feed_name("p", world.participant_a.id, 0),
         link_a=await _a_sign_in_link(world),
+        next_session_a=next_session["id"],
     )
 
 

@@ -280,12 +280,16 @@ class CohortPages(Controller):
         try:
             capacity = int_or_none(form.get("capacity", ""), "capacity")
             checks = Checks()
-            lead = checks.check(
-                prompts.parse_duration, form.get("prompt_lead_minutes", ""), "prompt_lead_minutes"
-            )
-            reminders = checks.check(
-                prompts.parse_durations, form.get("reminder_minutes", ""), "reminder_minutes"
-            )
+            # A field the form did not send (an older page) leaves the timing as it is.
+            lead = reminders = None
+            if form.get("prompt_lead_minutes") is not None:
+                lead = checks.check(
+                    prompts.parse_duration, form["prompt_lead_minutes"], "prompt_lead_minutes"
+                )
+            if form.get("reminder_minutes") is not None:
+                reminders = checks.check(
+                    prompts.parse_durations, form["reminder_minutes"], "reminder_minutes"
+                )
             checks.done()
             await services.update_cohort(
                 cohort_id,

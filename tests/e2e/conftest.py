@@ -30,11 +30,19 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a free loopback port, on its own SQLite database loaded with the demo."""
-    var = tmp_path_factory.mktemp("e2e-var")
+    yield from serve_demo(tmp_path_factory.mktemp("e2e-var"))
+
+
+def serve_demo(var: Path, **settings: str) -> Iterator[str]:
+    """Load the demo into a new database under `var` and serve it; `settings` are more
+    environment variables (SMTP_URL, DISPATCH_IN_APP, ...). Yields the base URL."""
+    port = free_port()
     env = {
         **os.environ,
         "MENTORCIRCLE_VAR_DIR": str(var),
         "DATABASE_URL": f"sqlite:///{var / 'e2e.sqlite3'}",
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        **settings,
     }
     demo = subprocess.run(
         [sys.executable, "-m", "cli", "demo"],
@@ -46,7 +54,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         check=False,
     )
     assert demo.returncode == 0, demo.stderr
-    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

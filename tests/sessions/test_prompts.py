@@ -10,10 +10,10 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from email.message import Message
+from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -98,8 +98,14 @@ async def outbox(**where: Any) -> list[dict[str, Any]]:
     return await query.order_by(OutboxMessage.id)
 
 
-def parsed(row: dict[str, Any]) -> Message:
-    return email.message_from_bytes(bytes(row["content"]), policy=default)
+def parsed(row: dict[str, Any]) -> EmailMessage:
+    return cast(EmailMessage, email.message_from_bytes(bytes(row["content"]), policy=default))
+
+
+def body(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body((subtype,))
+    assert part is not None, f"no text/{subtype} part"
+    return str(part.get_content())
 
 
 async def test_nothing_before_the_lead_then_exactly_one_prompt_each(semester: Semester) -> None:
@@ -120,9 +126,9 @@ async def test_nothing_before_the_lead_then_exactly_one_prompt_each(semester: Se
         "text/plain",
         "text/html",
     ]
-    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    html = body(message, "html")
     assert "<strong>Aligning expectations</strong>" in html
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = body(message, "plain")
     assert "/cant-attend/" in text and "Read **Aligning expectations**." in text
     # A prompt does not outlive its meeting.
     assert prompts[0]["expires_at"] == first["starts_at"]
@@ -225,7 +231,7 @@ async def test_a_waiting_prompt_is_replaced_after_a_reschedule(
     assert await tick(first["starts_at"] - 7 * DAY + 2 * MINUTE) == 3
     fresh = [r for r in await outbox(kind="prompt") if r["state"] == "queued"]
     assert len(fresh) == 3 and all(r["key"].endswith(":1") for r in fresh)
-    assert "Room 101" in parsed(fresh[0]).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Room 101" in body(parsed(fresh[0]), "plain")
 
 
 async def test_each_message_once_when_schedulers_race(semester: Semester) -> None:
@@ -314,7 +320,7 @@ async def test_an_edited_prompt_goes_again_only_when_asked_once_per_revision(
     assert len(updated) == 3
     message = parsed(updated[0])
     assert message["Subject"].startswith("Updated assignment:")
-    assert "Read chapter 2 instead." in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Read chapter 2 instead." in body(message, "plain")
     assert not (await get_session(actor, first["id"])).session.prompt_outdated
 
 
@@ -332,7 +338,7 @@ async def test_markdown_from_the_author_cannot_carry_script(
         first["id"], SessionChanges(assignment_prompt=hostile), actor=acting(world)
     )
     await tick(first["starts_at"] - 7 * DAY + MINUTE)
-    html = parsed((await outbox(kind="prompt"))[0]).get_body(("html",)).get_content()  # type: ignore[union-attr]
+    html = body(parsed((await outbox(kind="prompt"))[0]), "html")
     await sign_in(client, world.participant_a.email)
     page = (await client.get(f"/sessions/{first['id']}")).text
     for rendered in (html, page):
