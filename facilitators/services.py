@@ -98,6 +98,7 @@ class PersonSummary:
     active: bool
     roles: tuple[str, ...]
     has_password: bool
+    reminders_off: bool = False
 
 
 # -- passwords ------------------------------------------------------------------------------
@@ -372,6 +373,7 @@ async def list_people(
         Person.career_stage,
         Person.timezone,
         Person.active,
+        Person.reminders_off,
     ).order_by(Person.name)
     if search.strip():
         pattern = f"%{search.strip().lower()}%"
@@ -406,6 +408,7 @@ async def list_people(
             active=row["active"],
             roles=tuple(sorted(roles_by_person.get(row["id"], []))),
             has_password=row["id"] in passwords,
+            reminders_off=row["reminders_off"],
         )
         for row in people
     ]

@@ -412,6 +412,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         ALL_200, path=lambda w, ids: reminders_link(w).replace("/off/", "/on/")
     ),
     ("GET", "/next"): Row(SIGNED_IN_PAGE),
+    ("POST", "/reminders/mine"): Row((302,) * 6, form={"on": "no"}),
     # Curriculum templates: anyone signed in reads them; facilitators and office copy them;
     # a copy is edited by whoever made it and by office staff.
     ("GET", "/curricula"): Row(SIGNED_IN_PAGE),

@@ -272,6 +272,16 @@ class ReminderPages(Controller):
         person = await preferences.person_from_token(token)
         return page("sessions/reminders.html", {"person": person, "token": token, "changed": True})
 
+    @post("/mine", guards=[signed_in])
+    async def mine(
+        self, request: Request[Any, Any, Any], user: NamedDependency[CurrentUser]
+    ) -> Redirect:
+        """From one's Account page."""
+        on = (await form_data(request)).get("on") == "yes"
+        await preferences.set_reminders(user.person_id, on=on, actor_id=user.person_id)
+        flash(request, "Reminders are on." if on else "Reminders are off.")
+        return Redirect(path="/account")
+
 
 class NextSessionPages(Controller):
     """A participant's next session: when and where, what to prepare, what will be discussed."""

@@ -546,3 +546,18 @@ async def test_my_next_session_shows_the_prompt(
     page = await client.get("/next")
     assert page.status_code == 200
     assert "Spring mentors" in page.text and "<strong>Aligning expectations</strong>" in page.text
+
+
+async def test_reminders_switch_off_and_on_from_the_account_page(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from facilitators.tables import Person
+
+    await sign_in(client, world.participant_a.email)
+    assert "Reminders are <strong>on</strong>" in (await client.get("/account")).text
+    await post_form(client, "/reminders/mine", {"on": "no"}, page="/account")
+    assert "Reminders are <strong>off</strong>" in (await client.get("/account")).text
+    row = await Person.select(Person.reminders_off).where(Person.id == world.participant_a.id)
+    assert row == [{"reminders_off": True}]
+    await post_form(client, "/reminders/mine", {"on": "yes"}, page="/account")
+    assert "Reminders are <strong>on</strong>" in (await client.get("/account")).text
