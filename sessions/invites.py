@@ -189,6 +189,39 @@ def calendar_bytes(events: list[Event], *, method: str | None, feed: bool = Fals
     return bytes(calendar.to_ical())
 
 
+def render_invite(
+    kind: str,
+    cohort: CohortMail,
+    session: dict[str, Any],
+    attendee: Attendee,
+    previous: dict[str, Any] | None = None,
+) -> tuple[str, str, str]:
+    """The subject, text and HTML of an invite, update or cancellation (also for previews)."""
+    settings = get_settings()
+    context = {
+        "kind": kind,
+        "cohort": cohort.name,
+        "cohort_zone": cohort.timezone,
+        "own_zone": attendee.timezone
+        if attendee.timezone and attendee.timezone != cohort.timezone
+        else "",
+        "session": session,
+        "name": attendee.name,
+        "chair": attendee.chair,
+        "organizer": cohort.organizer.name,
+        "page": f"{settings.base_url}/sessions/{session['id']}",
+        # What an update replaces (time, room, link), so the email can say what changed.
+        "previous": previous,
+    }
+    text, html = render_message(kind, context)
+    subject = {
+        "invite": f"Invitation: {cohort.name}, session {session['position']}",
+        "update": f"Updated: {cohort.name}, session {session['position']}",
+        "cancel": f"Cancelled: {cohort.name}, session {session['position']}",
+    }[kind]
+    return subject, text, html
+
+
 def _message(
     cohort: CohortMail,
     session: dict[str, Any],
@@ -217,27 +250,7 @@ def _message(
     key = f"{kind}:{session['id']}:{attendee.person_id}:{sequence}" + (
         f":r{round_}" if round_ else ""
     )
-    context = {
-        "kind": kind,
-        "cohort": cohort.name,
-        "cohort_zone": cohort.timezone,
-        "own_zone": attendee.timezone
-        if attendee.timezone and attendee.timezone != cohort.timezone
-        else "",
-        "session": session,
-        "name": attendee.name,
-        "chair": attendee.chair,
-        "organizer": cohort.organizer.name,
-        "page": f"{settings.base_url}/sessions/{session['id']}",
-        # What an update replaces (time, room, link), so the email can say what changed.
-        "previous": previous,
-    }
-    text, html = render_message(kind, context)
-    subject = {
-        "invite": f"Invitation: {cohort.name}, session {session['position']}",
-        "update": f"Updated: {cohort.name}, session {session['position']}",
-        "cancel": f"Cancelled: {cohort.name}, session {session['position']}",
-    }[kind]
+    subject, text, html = render_invite(kind, cohort, session, attendee, previous)
     content = compose(
         Draft(
             sender=formataddr((f"{cohort.organizer.name} via mentorcircle", settings.mail_from)),

@@ -36,7 +36,7 @@ from mail.render import render_message
 from mail.tables import MessageState, OutboxMessage
 from prose import markdown_html
 from sessions.access import require_session
-from sessions.invites import CohortMail, cohort_mail
+from sessions.invites import Attendee, CohortMail, cohort_mail, render_invite
 from sessions.tables import (
     Cohort,
     CohortStatus,
@@ -50,6 +50,9 @@ from settings import get_settings, sign
 PROMPT = "prompt"
 REMINDER = "reminder"
 KINDS = (PROMPT, REMINDER)
+# What facilitators can preview as a participant will get it. (A test copy of an invitation
+# leaves out the calendar part, so that it does not land in the tester's calendar.)
+PREVIEW_KINDS = (PROMPT, REMINDER, "invite")
 # The longest lead and reminder offset the rules accept: the scheduler looks this far ahead.
 MAX_LEAD = dt.timedelta(days=30)
 MAX_REMINDERS = 5
@@ -721,8 +724,10 @@ async def preview(
 ) -> tuple[Rendered, Recipient]:
     """The message `kind` as `person_id` (default: the first participant) would get it now."""
     cohort_id = await require_session(user, session_id, manage=True)
-    if kind not in KINDS:
-        raise InvalidInput.single("kind", f"preview a prompt or a reminder, not {kind!r}")
+    if kind not in PREVIEW_KINDS:
+        raise InvalidInput.single(
+            "kind", f"preview one of {', '.join(PREVIEW_KINDS)}, not {kind!r}"
+        )
     if person_id is None:
         people = (await recipients([cohort_id])).get(cohort_id, [])
         if not people:
@@ -731,8 +736,13 @@ async def preview(
     else:
         person = await _participant(cohort_id, person_id)
     session, _ = await _session_and_cohort(session_id)
+    cohort = await cohort_mail(cohort_id)
+    if kind == "invite":
+        attendee = Attendee(person.person_id, person.name, person.email, person.timezone, False)
+        subject, text, html = render_invite(kind, cohort, session, attendee)
+        return Rendered(subject, text, html, {}), person
     cases = (await linked_cases([session_id])).get(session_id, [])
-    return render(kind, await cohort_mail(cohort_id), session, person, cases), person
+    return render(kind, cohort, session, person, cases), person
 
 
 async def send_test_copy(

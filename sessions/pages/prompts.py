@@ -30,8 +30,10 @@ PREVIEW_POLICY = (
 
 def _kind(value: str | None) -> str:
     kind = value or prompts.PROMPT
-    if kind not in prompts.KINDS:
-        raise InvalidInput.single("kind", f"preview a prompt or a reminder, not {kind!r}")
+    if kind not in prompts.PREVIEW_KINDS:
+        raise InvalidInput.single(
+            "kind", f"preview one of {', '.join(prompts.PREVIEW_KINDS)}, not {kind!r}"
+        )
     return kind
 
 

@@ -446,6 +446,10 @@ async def test_facilitators_preview_any_participants_message_and_get_a_test_copy
     assert "Reminder: Spring mentors, session 1" in preview.text and "Grace Hopper" in preview.text
     html = await client.get(f"/sessions/{first['id']}/preview.html?kind=prompt&person={grace}")
     assert html.status_code == 200 and "Dear Grace Hopper" in html.text
+    invite = await client.get(f"/sessions/{first['id']}/preview?kind=invite&person={grace}")
+    assert invite.status_code == 200 and "Invitation: Spring mentors, session 1" in invite.text
+    unknown = await client.get(f"/sessions/{first['id']}/preview?kind=bogus")
+    assert unknown.status_code == 422 and "preview one of prompt, reminder, invite" in unknown.text
     assert "default-src 'none'" in html.headers["content-security-policy"]
     sent = await post_form(
         client,
