@@ -159,6 +159,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         config = dispatch_config(settings)
         now = _parse_now(args.now)
         print(f"Sending through {transport.description}")
+        # Links in prompts and reminders are made now, from BASE_URL: it must be the site's.
+        print(f"  Links in messages use BASE_URL={settings.base_url}")
         if not args.once:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -65,6 +65,8 @@ class Settings:
     dispatch_backoff: float = 60.0
     dispatch_max_attempts: int = 6
     dispatch_idle: float = 5.0
+    # Asking for a sign-in link answers in no less than this (seconds): see sign_in_links.
+    sign_in_response_seconds: float = 0.4
 
     @property
     def mail_folder(self) -> Path:
@@ -114,6 +116,7 @@ def load_settings() -> Settings:
         dispatch_backoff=float(os.environ.get("DISPATCH_BACKOFF_SECONDS", "60")),
         dispatch_max_attempts=int(os.environ.get("DISPATCH_MAX_ATTEMPTS", "6")),
         dispatch_idle=float(os.environ.get("DISPATCH_IDLE_SECONDS", "5")),
+        sign_in_response_seconds=float(os.environ.get("SIGN_IN_RESPONSE_SECONDS", "0.4")),
     )
 
 

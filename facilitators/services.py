@@ -32,6 +32,7 @@ from facilitators.validation import (
     optional_text,
     required_text,
 )
+from mail import outbox
 
 ALL_ROLES = frozenset(role.value for role in Role)
 OFFICE_ROLES = frozenset({Role.admin.value, Role.staff.value})
@@ -312,6 +313,8 @@ async def set_active(person_id: int, active: bool, *, actor_id: int | None) -> N
                 & SignInLink.used_at.is_null()
                 & (SignInLink.expires_at > _now())
             )
+            # Nothing more is mailed to them: what waits in the outbox is cancelled.
+            await outbox.cancel_waiting(person_id=person_id)
         await audit.record(
             actor_id,
             "person.activate" if active else "person.deactivate",
@@ -319,7 +322,8 @@ async def set_active(person_id: int, active: bool, *, actor_id: int | None) -> N
             person_id,
             summary="Reactivated"
             if active
-            else "Deactivated; tokens revoked, sign-in links voided, signed out everywhere",
+            else "Deactivated; tokens revoked, sign-in links voided, signed out everywhere, "
+            "waiting mail cancelled",
         )
 
 

@@ -27,8 +27,15 @@ Step = Callable[[dt.datetime | None], Awaitable[object]]
 
 
 async def run_steps(steps: Sequence[Step], now: dt.datetime | None) -> None:
+    """Each step on its own: one that fails is logged, and neither the others nor the sending
+    of what is due (sign-in links, say) wait for it."""
     for step in steps:
-        await step(now)
+        try:
+            await step(now)
+        except Exception:
+            log.exception(
+                "scheduler step %s failed; sending goes on", getattr(step, "__name__", step)
+            )
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
 from database import lock_for_update
+from mail.compose import Draft, compose, message_id_for
 from mail.tables import MessageState, OutboxMessage
 
 QUEUED = MessageState.queued.value
@@ -44,6 +46,28 @@ class NewMessage:
     cohort_id: int | None = None
     session_id: int | None = None
     person_id: int | None = None
+
+
+def composed(
+    draft: Draft,
+    *,
+    key: str,
+    kind: str,
+    domain: str,
+    now: dt.datetime | None = None,
+    **fields: Any,
+) -> NewMessage:
+    """A message ready to enqueue: `draft` composed once, under `key` (its Message-ID derives
+    from the key). `fields` are the rest of NewMessage: send_after, labels, confidential..."""
+    return NewMessage(
+        key=key,
+        kind=kind,
+        recipient=parseaddr(draft.recipient)[1],
+        subject=draft.subject,
+        content=compose(draft, key=key, domain=domain, now=now),
+        message_id=message_id_for(key, domain),
+        **fields,
+    )
 
 
 async def enqueue(messages: list[NewMessage]) -> int:

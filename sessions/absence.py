@@ -21,7 +21,8 @@ from mail import outbox
 from mail.compose import Draft, compose, message_id_for
 from mail.render import render_message
 from sessions.invites import cohort_mail
-from sessions.prompts import absence_token
+from sessions.links import absence_token
+from sessions.prompt_rules import REMINDER
 from sessions.tables import (
     Attendance,
     AttendanceStatus,
@@ -31,22 +32,9 @@ from sessions.tables import (
     Session,
     SessionStatus,
 )
-from settings import get_settings, signature_matches
+from settings import get_settings
 
 KIND = "absence"
-
-
-def person_from_token(session_id: int, token: str) -> int:
-    """The participant an "I can't attend" link was made for; a link that was not made by us
-    (or for another session) is answered as not found."""
-    person, _, signature = token.partition("-")
-    if (
-        person.isdigit()
-        and len(person) <= 12
-        and signature_matches("absence", f"{session_id}:{int(person)}", signature)
-    ):
-        return int(person)
-    raise NotFound("this link is not valid: use the link in your latest message")
 
 
 @dataclass(frozen=True)
@@ -63,6 +51,16 @@ class AbsenceView:
     already_said: bool
     note: str
     token: str
+    cancelled: bool = False
+
+    @property
+    def closed(self) -> str:
+        """Why it is too late to say it, if it is."""
+        if self.cancelled:
+            return "The session is cancelled: there is nothing to miss."
+        if self.ends_at <= dt.datetime.now(dt.UTC):
+            return "The session is over: ask your facilitator to correct your attendance."
+        return ""
 
 
 async def _enrollment(session_id: int, person_id: int) -> tuple[dict[str, Any], int]:
@@ -124,13 +122,14 @@ async def absence_view(session_id: int, person_id: int) -> AbsenceView:
         already_said=excused,
         note=record["note"] if excused and record else "",
         token=absence_token(session_id, person_id),
+        cancelled=session["status"] != SessionStatus.scheduled.value,
     )
 
 
 async def report_absence(session_id: int, person_id: int, message: str) -> bool:
-    """Record that `person_id` will miss `session_id`, with their message, and tell the
-    facilitators. Returns False when they had said so already (the note is updated; nobody
-    is told twice)."""
+    """Record that `person_id` will miss `session_id`, with their message, tell the
+    facilitators, and stop the reminders of that session for them. Returns False when they
+    had said so already (the note is updated, on the attendance sheet; nobody is told twice)."""
     note = optional_text(message, "message", 500)
     async with Session._meta.db.transaction():
         session, enrollment_id = await _enrollment(session_id, person_id)
@@ -163,7 +162,9 @@ async def report_absence(session_id: int, person_id: int, message: str) -> bool:
                     Attendance.recorded_at: dt.datetime.now(dt.UTC),
                 }
             ).where((Attendance.session == session_id) & (Attendance.enrollment == enrollment_id))
-        told = await _tell_facilitators(session, person_id, note)
+        first_time = record is None or record["status"] != AttendanceStatus.excused.value
+        await _tell_facilitators(session, person_id, note)
+        await outbox.cancel_waiting(session_id=session_id, person_id=person_id, kinds=(REMINDER,))
         await audit.record(
             person_id,
             "attendance.cant_attend",
@@ -172,7 +173,7 @@ async def report_absence(session_id: int, person_id: int, message: str) -> bool:
             cohort_id=session["cohort"],
             summary=f"Said they cannot attend session {session['position']}",
         )
-    return told > 0
+    return first_time
 
 
 async def _tell_facilitators(session: dict[str, Any], person_id: int, note: str) -> int:

@@ -93,7 +93,6 @@ def session_out(row: services.SessionRow) -> SessionOut:
         prompt_lead_minutes=row.prompt_lead_minutes,
         reminder_minutes=None if row.reminder_minutes is None else list(row.reminder_minutes),
         prompt_revision=row.prompt_revision,
-        prompt_revision_sent=row.prompt_revision_sent,
     )
 
 

@@ -189,6 +189,22 @@ def calendar_bytes(events: list[Event], *, method: str | None, feed: bool = Fals
     return bytes(calendar.to_ical())
 
 
+def session_context(
+    cohort: CohortMail, session: dict[str, Any], name: str, zone: str
+) -> dict[str, Any]:
+    """What every message about a session tells its reader: who it is for, the session, its
+    times in the cohort's zone and (when it differs) the reader's own, and its page."""
+    return {
+        "name": name,
+        "cohort": cohort.name,
+        "cohort_zone": cohort.timezone,
+        "own_zone": zone if zone and zone != cohort.timezone else "",
+        "session": session,
+        "organizer": cohort.organizer.name,
+        "page": f"{get_settings().base_url}/sessions/{session['id']}",
+    }
+
+
 def render_invite(
     kind: str,
     cohort: CohortMail,
@@ -197,19 +213,10 @@ def render_invite(
     previous: dict[str, Any] | None = None,
 ) -> tuple[str, str, str]:
     """The subject, text and HTML of an invite, update or cancellation (also for previews)."""
-    settings = get_settings()
     context = {
+        **session_context(cohort, session, attendee.name, attendee.timezone),
         "kind": kind,
-        "cohort": cohort.name,
-        "cohort_zone": cohort.timezone,
-        "own_zone": attendee.timezone
-        if attendee.timezone and attendee.timezone != cohort.timezone
-        else "",
-        "session": session,
-        "name": attendee.name,
         "chair": attendee.chair,
-        "organizer": cohort.organizer.name,
-        "page": f"{settings.base_url}/sessions/{session['id']}",
         # What an update replaces (time, room, link), so the email can say what changed.
         "previous": previous,
     }

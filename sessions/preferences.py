@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from errors import NotFound
 from facilitators import audit
 from facilitators.tables import Person
-from sessions import prompts
-from settings import signature_matches
+from sessions import links, prompts
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,7 @@ async def preference(person_id: int) -> ReminderPreference:
 
 
 async def person_from_token(token: str) -> ReminderPreference:
-    person, _, signature = token.partition("-")
-    if (
-        person.isdigit()
-        and len(person) <= 12
-        and signature_matches("reminders-off", person, signature)
-    ):
-        return await preference(int(person))
-    raise NotFound("this link is not valid: use the link in your latest reminder")
+    return await preference(links.person_from_unsubscribe_token(token))
 
 
 async def set_reminders(person_id: int, *, on: bool, actor_id: int | None) -> bool:

@@ -61,7 +61,6 @@ class SessionOut(Struct):
     prompt_lead_minutes: int | None
     reminder_minutes: list[int] | None
     prompt_revision: int
-    prompt_revision_sent: int | None
 
 
 class CompletionRuleOut(Struct):

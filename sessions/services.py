@@ -20,7 +20,7 @@ from facilitators import audit
 from facilitators.services import CurrentUser
 from facilitators.tables import Person, Role, RoleGrant
 from facilitators.validation import check_timezone, normalize_email, optional_text, required_text
-from sessions import invites, prompts, waitlist
+from sessions import invites, prompt_rules, prompts, waitlist
 from sessions.access import (
     can_manage_cohort,
     enrolled_cohort_ids,
@@ -141,15 +141,6 @@ class SessionRow:
     prompt_lead_minutes: int | None = None
     reminder_minutes: tuple[int, ...] | None = None
     prompt_revision: int = 0
-    prompt_revision_sent: int | None = None
-
-    @property
-    def prompt_outdated(self) -> bool:
-        """The prompt changed after participants received it (they may get the new text)."""
-        return (
-            self.prompt_revision_sent is not None
-            and self.prompt_revision > self.prompt_revision_sent
-        )
 
     @property
     def minutes(self) -> int:
@@ -244,7 +235,6 @@ _SESSION_COLUMNS = (
     Session.prompt_lead_minutes,
     Session.reminder_minutes,
     Session.prompt_revision,
-    Session.prompt_revision_sent,
     Session.cohort.name.as_alias("cohort_name"),
     Session.cohort.timezone.as_alias("cohort_timezone"),
 )
@@ -275,7 +265,6 @@ def _session_row(row: dict[str, Any]) -> SessionRow:
         if row["reminder_minutes"] is None
         else tuple(row["reminder_minutes"]),
         prompt_revision=row["prompt_revision"],
-        prompt_revision_sent=row["prompt_revision_sent"],
     )
 
 
@@ -731,11 +720,14 @@ def _merged(current: dict[str, Any], changes: CohortChanges) -> dict[str, Any]:
         "review_mail": bool(pick("review_mail")),
         "organizer_name": optional_text(pick("organizer_name"), "organizer_name", 200),
         "organizer_email": _organizer_email(pick("organizer_email")),
-        "prompt_lead_minutes": prompts.check_lead(pick("prompt_lead_minutes")),
-        "reminder_minutes": list(prompts.check_reminders(pick("reminder_minutes"))),
+        "prompt_lead_minutes": prompt_rules.check_lead(pick("prompt_lead_minutes")),
+        "reminder_minutes": list(prompt_rules.check_reminders(pick("reminder_minutes"))),
     }
     if not 1 <= merged["completion_percent"] <= 100:
         raise InvalidInput.single("completion_percent", "must be between 1 and 100")
+    prompt_rules.check_timing(
+        prompt_rules.Timing.of(merged["prompt_lead_minutes"], merged["reminder_minutes"])
+    )
     return merged
 
 
@@ -991,12 +983,23 @@ async def _session_for_update(session_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no session with id {session_id}")
     cohort = (
-        await Cohort.select(Cohort.timezone, Cohort.published_at)
+        await Cohort.select(
+            Cohort.timezone,
+            Cohort.published_at,
+            Cohort.prompt_lead_minutes,
+            Cohort.reminder_minutes,
+        )
         .where(Cohort.id == row["cohort"])
         .first()
     )
     assert cohort is not None
-    return {**row, "timezone": cohort["timezone"], "published_at": cohort["published_at"]}
+    return {
+        **row,
+        "timezone": cohort["timezone"],
+        "published_at": cohort["published_at"],
+        "cohort_lead": cohort["prompt_lead_minutes"],
+        "cohort_reminders": cohort["reminder_minutes"],
+    }
 
 
 async def _check_slot_free(
@@ -1038,7 +1041,7 @@ async def _write_session_change(
     if bump:
         await _announce_change(row)
     elif revised:
-        await prompts.cancel_waiting(row["id"], kinds=(prompts.PROMPT,))
+        await prompts.cancel_waiting(row["id"], kinds=(prompt_rules.PROMPT,))
     await audit.record(
         actor.person_id,
         action,
@@ -1099,11 +1102,27 @@ async def update_session(
         if changes.cohort_lead:
             values["prompt_lead_minutes"] = None
         elif changes.prompt_lead_minutes is not None:
-            values["prompt_lead_minutes"] = prompts.check_lead(changes.prompt_lead_minutes)
+            values["prompt_lead_minutes"] = prompt_rules.check_lead(changes.prompt_lead_minutes)
         if changes.cohort_reminders:
             values["reminder_minutes"] = None
         elif changes.reminder_minutes is not None:
-            values["reminder_minutes"] = list(prompts.check_reminders(changes.reminder_minutes))
+            values["reminder_minutes"] = list(
+                prompt_rules.check_reminders(changes.reminder_minutes)
+            )
+        if "prompt_lead_minutes" in values or "reminder_minutes" in values:
+            prompt_rules.check_timing(
+                prompt_rules.Timing.of(
+                    row["cohort_lead"],
+                    row["cohort_reminders"],
+                    values.get("prompt_lead_minutes", row["prompt_lead_minutes"]),
+                    values.get("reminder_minutes", row["reminder_minutes"]),
+                )
+            )
+        due_at = values.get("prompt_due_at", row["prompt_due_at"])
+        if due_at is not None and due_at > ends_at:
+            raise InvalidInput.single(
+                "due_date", "is after the session: an assignment is due before it ends"
+            )
         result = await _write_session_change(
             row, values, actor=actor, action="session.update", summary="Changed session"
         )

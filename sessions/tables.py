@@ -174,10 +174,9 @@ class Session(Table):
     prompt_due_at = Timestamptz(null=True, default=None)
     prompt_lead_minutes = Integer(null=True, default=None)
     reminder_minutes = Array(base_column=Integer(), null=True, default=None)
-    # Each change of the prompt text or due time is a revision; `prompt_revision_sent` is the
-    # one participants last received (None: no prompt has gone out yet).
+    # Each change of the prompt's text or due time is a new revision; the outbox keys of the
+    # prompts say which revision each participant received.
     prompt_revision = Integer(default=0)
-    prompt_revision_sent = Integer(null=True, default=None)
 
 
 class Enrollment(Table):

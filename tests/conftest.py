@@ -29,6 +29,8 @@ os.environ["BASE_URL"] = "http://testserver"
 os.environ["MAIL_FROM"] = "mentorcircle@example.org"
 # Tests dispatch the outbox themselves, when and as they choose.
 os.environ["DISPATCH_IN_APP"] = "false"
+# Sign-in link requests answer in constant time; tests need not wait for it (one test does).
+os.environ["SIGN_IN_RESPONSE_SECONDS"] = "0.02"
 
 import httpx  # noqa: E402
 from piccolo.engine import engine_finder  # noqa: E402

@@ -89,14 +89,14 @@ def person_a(w: World) -> str:
 
 
 def absence_link(w: World, ids: Ids) -> str:
-    from sessions.prompts import absence_token
+    from sessions.links import absence_token
 
     token = absence_token(ids.next_session_a, w.participant_a.id)
     return f"/sessions/{ids.next_session_a}/cant-attend/{token}"
 
 
 def reminders_link(w: World) -> str:
-    from sessions.prompts import unsubscribe_token
+    from sessions.links import unsubscribe_token
 
     return f"/reminders/off/{unsubscribe_token(w.participant_a.id)}"
 

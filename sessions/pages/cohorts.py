@@ -18,7 +18,7 @@ from errors import Checks, DomainError, Forbidden, InvalidInput
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser, people_with_role
 from facilitators.tables import Role
-from sessions import attendance, curricula, feeds, prompts, roster, services
+from sessions import attendance, curricula, feeds, prompt_rules, roster, services
 from sessions.pages.forms import ids, int_or_none, schedule_from_form
 from sessions.schedule import WEEKDAYS
 from sessions.services import STATUS_TRANSITIONS, SessionRow
@@ -253,8 +253,8 @@ class CohortPages(Controller):
             "review_mail": mail["review_mail"],
             "organizer_name": mail["organizer_name"],
             "organizer_email": mail["organizer_email"],
-            **prompts.timing_text(
-                prompts.Timing(summary.prompt_lead_minutes, summary.reminder_minutes)
+            **prompt_rules.timing_text(
+                prompt_rules.Timing(summary.prompt_lead_minutes, summary.reminder_minutes)
             ),
         }
         return page("sessions/cohort_form.html", await _form_context(cohort_id, form, {}))
@@ -284,11 +284,11 @@ class CohortPages(Controller):
             lead = reminders = None
             if form.get("prompt_lead_minutes") is not None:
                 lead = checks.check(
-                    prompts.parse_duration, form["prompt_lead_minutes"], "prompt_lead_minutes"
+                    prompt_rules.parse_duration, form["prompt_lead_minutes"], "prompt_lead_minutes"
                 )
             if form.get("reminder_minutes") is not None:
                 reminders = checks.check(
-                    prompts.parse_durations, form["reminder_minutes"], "reminder_minutes"
+                    prompt_rules.parse_durations, form["reminder_minutes"], "reminder_minutes"
                 )
             checks.done()
             await services.update_cohort(

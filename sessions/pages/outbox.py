@@ -20,7 +20,7 @@ from mail.tables import MessageState
 from sessions import outbox_views, services
 from web import flash, form_data, page
 
-KINDS = ("invite", "update", "cancel", "prompt", "reminder", "sign_in", "notes")
+KINDS = ("invite", "update", "cancel", "prompt", "reminder", "absence", "sign_in", "test", "notes")
 
 
 def _number(text: str) -> int | None:
@@ -154,5 +154,10 @@ class SessionMessagesPage(Controller):
         messages = await outbox.list_messages(outbox.OutboxFilter(session_id=session_id, limit=500))
         return page(
             "sessions/session_messages.html",
-            {"detail": detail, "s": detail.session, "messages": list(reversed(messages))},
+            {
+                "detail": detail,
+                "s": detail.session,
+                "messages": list(reversed(messages)),
+                "zone": detail.cohort.timezone,
+            },
         )

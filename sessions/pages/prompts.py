@@ -4,6 +4,7 @@ sending the updated prompt, previews and test copies; "I can't attend"; switchin
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,11 +13,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from errors import DomainError, InvalidInput
+from errors import Checks, DomainError, FieldError, InvalidInput
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser
-from sessions import absence, preferences, prompts, services
+from sessions import absence, links, preferences, prompt_mail, prompt_rules, prompts, services
 from sessions.pages.forms import parse_date, parse_time
+from sessions.pages.session import render_session_page
 from sessions.schedule import local_to_utc
 from web import field_errors, flash, form_data, page
 
@@ -26,6 +28,25 @@ PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; "
     "base-uri 'none'; form-action 'none'"
 )
+
+
+async def _due_at(cohort_id: int, day: str, at: str) -> dt.datetime | None:
+    """The due date and time typed in the cohort's timezone, or None when both are empty."""
+    day, at = day.strip(), at.strip()
+    if not day and not at:
+        return None
+    checks = Checks()
+    parsed_day = checks.check(parse_date, day, "due_date") if day else None
+    parsed_at = checks.check(parse_time, at, "due_time") if at else None
+    if not day:
+        checks.errors.append(FieldError("due_date", "give the date the assignment is due"))
+    if not at:
+        checks.errors.append(FieldError("due_time", "give the time it is due, e.g. 17:00"))
+    checks.done()
+    assert isinstance(parsed_day, dt.date) and isinstance(parsed_at, dt.time)
+    zone = ZoneInfo((await services.cohort_summary(cohort_id)).timezone)
+    due_at, _ = local_to_utc(parsed_day, parsed_at, zone, "due_time")
+    return due_at
 
 
 def _kind(value: str | None) -> str:
@@ -50,20 +71,11 @@ class PromptPages(Controller):
         session_id: FromPath[int],
         request: Request[Any, Any, Any],
         user: NamedDependency[CurrentUser],
-    ) -> Redirect:
+    ) -> Template | Redirect:
         cohort_id = await services.require_session(user, session_id, manage=True)
         form = await form_data(request)
         try:
-            due_date, due_time = form.get("due_date", "").strip(), form.get("due_time", "").strip()
-            due_at = None
-            if due_date or due_time:
-                zone = ZoneInfo((await services.cohort_summary(cohort_id)).timezone)
-                due_at, _ = local_to_utc(
-                    parse_date(due_date, "due_date"),
-                    parse_time(due_time or "09:00", "due_time"),
-                    zone,
-                    "due_time",
-                )
+            due_at = await _due_at(cohort_id, form.get("due_date", ""), form.get("due_time", ""))
             result = await services.update_session(
                 session_id,
                 services.SessionChanges(
@@ -76,12 +88,14 @@ class PromptPages(Controller):
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, f"The prompt was not saved: {error.detail}", problem=True)
-            return Redirect(path=f"/sessions/{session_id}#prompt")
-        if not result.changed:
-            flash(request, "The prompt is unchanged.")
-        else:
-            flash(request, "Prompt saved.")
+            return await render_session_page(
+                user,
+                session_id,
+                prompt_form=form,
+                errors=field_errors(error),
+                status_code=error.status_code,
+            )
+        flash(request, "Prompt saved." if result.changed else "The prompt is unchanged.")
         return Redirect(path=f"/sessions/{session_id}#prompt")
 
     @post("/timing")
@@ -90,26 +104,39 @@ class PromptPages(Controller):
         session_id: FromPath[int],
         request: Request[Any, Any, Any],
         user: NamedDependency[CurrentUser],
-    ) -> Redirect:
+    ) -> Template | Redirect:
+        await services.require_session(user, session_id, manage=True)
         form = await form_data(request)
         try:
             if form.get("use_cohort") == "yes":
                 changes = services.SessionChanges(cohort_lead=True, cohort_reminders=True)
             else:
+                checks = Checks()
+                lead = checks.check(
+                    prompt_rules.parse_duration,
+                    form.get("prompt_lead_minutes", ""),
+                    "prompt_lead_minutes",
+                )
+                reminders = checks.check(
+                    prompt_rules.parse_durations,
+                    form.get("reminder_minutes", ""),
+                    "reminder_minutes",
+                )
+                checks.done()
                 changes = services.SessionChanges(
-                    prompt_lead_minutes=prompts.parse_duration(
-                        form.get("prompt_lead_minutes", ""), "prompt_lead_minutes"
-                    ),
-                    reminder_minutes=prompts.parse_durations(
-                        form.get("reminder_minutes", ""), "reminder_minutes"
-                    ),
+                    prompt_lead_minutes=lead, reminder_minutes=reminders
                 )
             await services.update_session(session_id, changes, actor=user)
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, f"The timing was not saved: {error.detail}", problem=True)
-            return Redirect(path=f"/sessions/{session_id}#messages")
+            return await render_session_page(
+                user,
+                session_id,
+                timing_form=form,
+                errors=field_errors(error),
+                status_code=error.status_code,
+            )
         flash(request, "Timing saved: the planned messages below follow it.")
         return Redirect(path=f"/sessions/{session_id}#messages")
 
@@ -140,7 +167,7 @@ class PromptPages(Controller):
         chosen = _kind(kind)
         rendered, recipient = await prompts.preview(user, session_id, chosen, person)
         detail = await services.get_session(user, session_id)
-        participants = (await prompts.recipients([detail.cohort.id])).get(detail.cohort.id, [])
+        participants = (await prompt_mail.recipients([detail.cohort.id])).get(detail.cohort.id, [])
         return page(
             "sessions/preview.html",
             {
@@ -231,7 +258,7 @@ class AbsenceLinkPages(Controller):
 
     @get("/")
     async def form(self, session_id: FromPath[int], token: FromPath[str]) -> Template:
-        person_id = absence.person_from_token(session_id, token)
+        person_id = links.person_from_absence_token(session_id, token)
         view = await absence.absence_view(session_id, person_id)
         return page(
             "sessions/cant_attend.html",
@@ -242,7 +269,7 @@ class AbsenceLinkPages(Controller):
     async def report(
         self, session_id: FromPath[int], token: FromPath[str], request: Request[Any, Any, Any]
     ) -> Template | Redirect:
-        person_id = absence.person_from_token(session_id, token)
+        person_id = links.person_from_absence_token(session_id, token)
         return await _report(request, session_id, person_id, token)
 
 
@@ -295,7 +322,7 @@ class NextSessionPages(Controller):
     @get("/")
     async def next_session(self, user: NamedDependency[CurrentUser]) -> Template:
         upcoming = await services.next_sessions(user)
-        cases = await prompts.linked_cases([s.id for s in upcoming])
+        cases = await prompt_mail.linked_cases([s.id for s in upcoming])
         return page(
             "sessions/next.html",
             {

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from errors import DomainError, NotFound
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser
-from sessions import absence, curricula, prompts, services
+from sessions import absence, curricula, prompt_mail, prompt_rules, prompts, services
 from sessions.pages.forms import int_or_none, parse_date, parse_time
 from web import field_errors, flash, form_data, form_lists, page
 
@@ -45,6 +45,48 @@ def _prompt_form(detail: services.SessionDetail) -> dict[str, Any]:
     }
 
 
+async def render_session_page(
+    user: CurrentUser,
+    session_id: int,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    prompt_form: dict[str, Any] | None = None,
+    timing_form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Template:
+    """The session page; a form that failed comes back as it was typed, with its errors (the
+    edit form, the prompt form or the timing form: `errors` belong to the one given)."""
+    detail = await services.get_session(user, session_id)
+    zone = detail.cohort.timezone
+    absent = None
+    schedule = await prompts.session_schedule(user, session_id) if detail.can_manage else None
+    if not detail.can_manage and not detail.session.is_cancelled:
+        with contextlib.suppress(NotFound):  # not enrolled (waitlisted, or office)
+            absent = await absence.absence_view(session_id, user.person_id)
+    errors = errors or {}
+    return page(
+        "sessions/session.html",
+        {
+            "detail": detail,
+            "s": detail.session,
+            "viewer_zone": user.timezone if user.timezone and user.timezone != zone else "",
+            "form": form or _session_form(detail),
+            "errors": errors if form else {},
+            "prompt_form": prompt_form or _prompt_form(detail),
+            "prompt_errors": errors if prompt_form else {},
+            "timing_form": timing_form
+            or (prompt_rules.timing_text(schedule.timing) if schedule else {}),
+            "timing_errors": errors if timing_form else {},
+            "cases": (await prompt_mail.linked_cases([session_id])).get(session_id, []),
+            "schedule": schedule,
+            "absence": absent,
+            "competencies": await curricula.list_competencies(),
+        },
+        status_code=status_code,
+    )
+
+
 class SessionPages(Controller):
     path = "/sessions"
     include_in_schema = False
@@ -58,29 +100,8 @@ class SessionPages(Controller):
         errors: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Template:
-        detail = await services.get_session(user, session_id)
-        zone = detail.cohort.timezone
-        absent = None
-        schedule = await prompts.session_schedule(user, session_id) if detail.can_manage else None
-        if not detail.can_manage and not detail.session.is_cancelled:
-            with contextlib.suppress(NotFound):  # not enrolled (waitlisted, or office)
-                absent = await absence.absence_view(session_id, user.person_id)
-        return page(
-            "sessions/session.html",
-            {
-                "detail": detail,
-                "s": detail.session,
-                "viewer_zone": user.timezone if user.timezone and user.timezone != zone else "",
-                "form": form or _session_form(detail),
-                "prompt_form": _prompt_form(detail),
-                "cases": (await prompts.linked_cases([session_id])).get(session_id, []),
-                "schedule": schedule,
-                "timing_form": prompts.timing_text(schedule.timing) if schedule else {},
-                "absence": absent,
-                "errors": errors or {},
-                "competencies": await curricula.list_competencies(),
-            },
-            status_code=status_code,
+        return await render_session_page(
+            user, session_id, form=form, errors=errors, status_code=status_code
         )
 
     @get("/{session_id:int}")

@@ -129,27 +129,6 @@ async def forwards():
     manager.add_column(
         table_class_name="Session",
         tablename="session",
-        column_name="prompt_revision_sent",
-        db_column_name="prompt_revision_sent",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Session",
-        tablename="session",
         column_name="reminder_minutes",
         db_column_name="reminder_minutes",
         column_class_name="Array",

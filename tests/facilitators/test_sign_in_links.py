@@ -384,3 +384,19 @@ def test_link_tokens_never_reach_a_log() -> None:
     RedactFeedSecrets().filter(record)
     assert "Top-Secret" not in record.getMessage()
     assert unquote(loggable("/sign-in/email")) == "/sign-in/email"
+
+
+async def test_known_and_unknown_addresses_take_the_same_time(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import time
+
+    from settings import get_settings
+
+    slow = dataclasses.replace(get_settings(), sign_in_response_seconds=0.3)
+    monkeypatch.setattr(sign_in_links, "get_settings", lambda: slow)
+    for address in (world.participant_a.email, "nobody@example.edu"):
+        started = time.monotonic()
+        await sign_in_links.request_link(address, client="203.0.113.9")
+        assert time.monotonic() - started >= 0.3
