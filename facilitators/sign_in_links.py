@@ -18,7 +18,7 @@ from facilitators.services import CurrentUser, SignIn, email_key, roles_of
 from facilitators.tables import Account, SignInAttempt, SignInLink
 from facilitators.validation import normalize_email
 from mail import outbox
-from mail.compose import Draft, compose, message_id_for
+from mail.compose import Draft
 from mail.render import render_message
 from settings import get_settings
 
@@ -188,7 +188,7 @@ def _message(
             "minutes": int(LINK_LIFETIME.total_seconds() // 60),
         },
     )
-    content = compose(
+    return outbox.composed(
         Draft(
             sender=formataddr(("mentorcircle", settings.mail_from)),
             recipient=formataddr((name, email)),
@@ -198,16 +198,9 @@ def _message(
             headers={"Auto-Submitted": "auto-generated"},
         ),
         key=key,
+        kind="sign_in",
         domain=settings.mail_domain,
         now=now,
-    )
-    return outbox.NewMessage(
-        key=key,
-        kind="sign_in",
-        recipient=email,
-        subject=subject,
-        content=content,
-        message_id=message_id_for(key, settings.mail_domain),
         send_after=now,
         # Never held for review, never shown on the outbox pages, never sent late.
         confidential=True,

@@ -18,7 +18,7 @@ from errors import Conflict, NotFound
 from facilitators import audit
 from facilitators.validation import optional_text
 from mail import outbox
-from mail.compose import Draft, compose, message_id_for
+from mail.compose import Draft
 from mail.render import render_message
 from sessions.invites import cohort_mail
 from sessions.links import absence_token
@@ -212,24 +212,18 @@ async def _tell_facilitators(session: dict[str, Any], person_id: int, note: str)
         text, html = render_message(KIND, context)
         subject = f"{person['name']} cannot attend session {session['position']} of {cohort.name}"
         messages.append(
-            outbox.NewMessage(
+            outbox.composed(
+                Draft(
+                    sender=formataddr(("mentorcircle", settings.mail_from)),
+                    recipient=formataddr((facilitator["name"], facilitator["email"])),
+                    subject=subject,
+                    text=text,
+                    html=html,
+                    reply_to=person["email"],
+                ),
                 key=key,
                 kind=KIND,
-                recipient=facilitator["email"],
-                subject=subject,
-                content=compose(
-                    Draft(
-                        sender=formataddr(("mentorcircle", settings.mail_from)),
-                        recipient=formataddr((facilitator["name"], facilitator["email"])),
-                        subject=subject,
-                        text=text,
-                        html=html,
-                        reply_to=person["email"],
-                    ),
-                    key=key,
-                    domain=settings.mail_domain,
-                ),
-                message_id=message_id_for(key, settings.mail_domain),
+                domain=settings.mail_domain,
                 confidential=True,
                 cohort_id=cohort_id,
                 session_id=session["id"],

@@ -20,7 +20,7 @@ from icalendar import Calendar, Event, vCalAddress, vDuration, vText
 from facilitators.tables import Person
 from mail import outbox
 from mail.compose import Calendar as MailCalendar
-from mail.compose import Draft, compose, message_id_for
+from mail.compose import Draft
 from mail.render import render_message
 from mail.tables import OutboxMessage
 from sessions.tables import (
@@ -258,7 +258,7 @@ def _message(
         f":r{round_}" if round_ else ""
     )
     subject, text, html = render_invite(kind, cohort, session, attendee, previous)
-    content = compose(
+    return outbox.composed(
         Draft(
             sender=formataddr((f"{cohort.organizer.name} via mentorcircle", settings.mail_from)),
             recipient=formataddr((attendee.name, attendee.email)),
@@ -269,16 +269,9 @@ def _message(
             calendar=MailCalendar(ics, method),
         ),
         key=key,
+        kind=kind,
         domain=settings.mail_domain,
         now=stamp,
-    )
-    return outbox.NewMessage(
-        key=key,
-        kind=kind,
-        recipient=attendee.email,
-        subject=subject,
-        content=content,
-        message_id=message_id_for(key, settings.mail_domain),
         held=cohort.review,
         cohort_id=cohort.id,
         session_id=session["id"],
