@@ -513,8 +513,15 @@ async def authenticate_password(email: str, password: str) -> SignIn | None:
     return SignIn(user=user, session_generation=row["session_generation"])
 
 
-async def user_for_session(person_id: int, generation: int) -> CurrentUser | None:
-    """The user a session cookie names, unless deactivated or signed out everywhere since."""
+@dataclass(frozen=True)
+class AccountHolder:
+    """A person with an account, as they would be signed in, and whether they may be."""
+
+    sign_in: SignIn
+    active: bool
+
+
+async def account_holder(person_id: int) -> AccountHolder | None:
     row = (
         await Account.select(
             Account.session_generation,
@@ -526,15 +533,24 @@ async def user_for_session(person_id: int, generation: int) -> CurrentUser | Non
         .where(Account.person == person_id)
         .first()
     )
-    if row is None or not row["active"] or row["session_generation"] != generation:
+    if row is None:
         return None
-    return CurrentUser(
+    user = CurrentUser(
         person_id=person_id,
         name=row["name"],
         email=row["email"],
         roles=await roles_of(person_id),
         timezone=row["timezone"],
     )
+    return AccountHolder(SignIn(user, row["session_generation"]), row["active"])
+
+
+async def user_for_session(person_id: int, generation: int) -> CurrentUser | None:
+    """The user a session cookie names, unless deactivated or signed out everywhere since."""
+    holder = await account_holder(person_id)
+    if holder is None or not holder.active or holder.sign_in.session_generation != generation:
+        return None
+    return holder.sign_in.user
 
 
 # -- API tokens -----------------------------------------------------------------------------

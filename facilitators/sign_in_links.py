@@ -14,7 +14,7 @@ from email.utils import formataddr
 
 from errors import Forbidden, Gone, TooManyRequests
 from facilitators import audit
-from facilitators.services import CurrentUser, SignIn, email_key, roles_of
+from facilitators.services import SignIn, account_holder, email_key
 from facilitators.tables import Account, SignInAttempt, SignInLink
 from facilitators.validation import normalize_email
 from mail import outbox
@@ -241,20 +241,10 @@ async def redeem(token: str, *, now: dt.datetime | None = None) -> LinkSignIn:
         if not used:
             raise Gone(EXPIRED)
         person_id = int(used[0]["person"])
-        account = (
-            await Account.select(
-                Account.session_generation,
-                Account.person.name.as_alias("name"),
-                Account.person.email.as_alias("email"),
-                Account.person.active.as_alias("active"),
-                Account.person.timezone.as_alias("timezone"),
-            )
-            .where(Account.person == person_id)
-            .first()
-        )
-        if account is None:
+        holder = await account_holder(person_id)
+        if holder is None:
             raise Gone(EXPIRED)
-        if not account["active"]:
+        if not holder.active:
             raise Forbidden("this account is deactivated: ask your office to reactivate it")
         await Account.update({Account.last_sign_in_at: now}).where(Account.person == person_id)
         await audit.record(
@@ -264,15 +254,4 @@ async def redeem(token: str, *, now: dt.datetime | None = None) -> LinkSignIn:
             person_id,
             summary="Signed in with an emailed link",
         )
-        roles = await roles_of(person_id)
-    user = CurrentUser(
-        person_id=person_id,
-        name=account["name"],
-        email=account["email"],
-        roles=roles,
-        timezone=account["timezone"],
-    )
-    return LinkSignIn(
-        sign_in=SignIn(user=user, session_generation=account["session_generation"]),
-        next_path=used[0]["next_path"],
-    )
+    return LinkSignIn(sign_in=holder.sign_in, next_path=used[0]["next_path"])

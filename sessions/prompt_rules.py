@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from errors import InvalidInput
+from errors import Checks, InvalidInput
 
 PROMPT = "prompt"
 REMINDER = "reminder"
@@ -153,6 +153,19 @@ def parse_durations(text: str, field: str) -> tuple[int, ...]:
     if text.strip().lower() in {"", "none", "no", "-"}:
         return ()
     return tuple(parse_duration(part, field) for part in text.split(","))
+
+
+def timing_from_form(form: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """The prompt lead and reminders as typed in a form, every error at once. A field the form
+    did not send is None: it leaves that part of the timing as it is."""
+    checks = Checks()
+    lead = reminders = None
+    if form.get("prompt_lead_minutes") is not None:
+        lead = checks.check(parse_duration, form["prompt_lead_minutes"], "prompt_lead_minutes")
+    if form.get("reminder_minutes") is not None:
+        reminders = checks.check(parse_durations, form["reminder_minutes"], "reminder_minutes")
+    checks.done()
+    return lead, reminders
 
 
 def check_lead(minutes: int) -> int:

@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from errors import Checks, DomainError, Forbidden, InvalidInput
+from errors import DomainError, Forbidden, InvalidInput
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser, people_with_role
 from facilitators.tables import Role
@@ -279,18 +279,7 @@ class CohortPages(Controller):
             form[box] = form.get(box) == "on"
         try:
             capacity = int_or_none(form.get("capacity", ""), "capacity")
-            checks = Checks()
-            # A field the form did not send (an older page) leaves the timing as it is.
-            lead = reminders = None
-            if form.get("prompt_lead_minutes") is not None:
-                lead = checks.check(
-                    prompt_rules.parse_duration, form["prompt_lead_minutes"], "prompt_lead_minutes"
-                )
-            if form.get("reminder_minutes") is not None:
-                reminders = checks.check(
-                    prompt_rules.parse_durations, form["reminder_minutes"], "reminder_minutes"
-                )
-            checks.done()
+            lead, reminders = prompt_rules.timing_from_form(form)
             await services.update_cohort(
                 cohort_id,
                 services.CohortChanges(

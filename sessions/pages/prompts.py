@@ -111,18 +111,9 @@ class PromptPages(Controller):
             if form.get("use_cohort") == "yes":
                 changes = services.SessionChanges(cohort_lead=True, cohort_reminders=True)
             else:
-                checks = Checks()
-                lead = checks.check(
-                    prompt_rules.parse_duration,
-                    form.get("prompt_lead_minutes", ""),
-                    "prompt_lead_minutes",
+                lead, reminders = prompt_rules.timing_from_form(
+                    {"prompt_lead_minutes": "", "reminder_minutes": "", **form}
                 )
-                reminders = checks.check(
-                    prompt_rules.parse_durations,
-                    form.get("reminder_minutes", ""),
-                    "reminder_minutes",
-                )
-                checks.done()
                 changes = services.SessionChanges(
                     prompt_lead_minutes=lead, reminder_minutes=reminders
                 )
