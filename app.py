@@ -21,6 +21,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from piccolo.engine import engine_finder
 
+from case_studies import agenda
+from case_studies.controllers import CONTROLLERS as CASE_CONTROLLERS
+from case_studies.pages import PAGES as CASE_PAGES
 from database import pool_is_running
 from facilitators.auth import AuthenticationMiddleware, session_config
 from facilitators.controllers import MeController
@@ -28,7 +31,8 @@ from facilitators.guards import provide_user, provide_viewer
 from facilitators.pages import AccountPages, AdminPages, SignInPages
 from mail import dispatcher
 from mail.setup import configured_transport, dispatch_config, mail_leaves_machine
-from sessions import prompts
+from sessions import prompt_mail, prompts
+from sessions import services as session_services
 from sessions.controllers import (
     CohortController,
     CurriculumController,
@@ -49,6 +53,16 @@ from web import (
 NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema", "^/feeds/"]
 # What the dispatcher runs before each round: queue the prompts and reminders that are due.
 SCHEDULER_STEPS = (prompts.enqueue_due,)
+
+
+def connect_apps() -> None:
+    """Plug the higher apps' functions into the providers the lower ones declare (sessions
+    never imports case_studies): session agendas in prompts and pages, agendas in clones.
+    Called by create_app() and by the `mentorcircle dispatch` worker; safe to call again."""
+    if agenda.agenda_cases not in prompt_mail.case_lookups:
+        prompt_mail.case_lookups.append(agenda.agenda_cases)
+    if agenda.copy_agendas not in session_services.clone_hooks:
+        session_services.clone_hooks.append(agenda.copy_agendas)
 
 
 @asynccontextmanager
@@ -103,6 +117,7 @@ def _template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    connect_apps()
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactFeedSecrets) for f in access_log.filters):
         access_log.addFilter(RedactFeedSecrets())
@@ -118,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountPages,
             AdminPages,
             *SESSION_PAGES,
+            *CASE_PAGES,
+            *CASE_CONTROLLERS,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], include_in_schema=False
             ),

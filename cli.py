@@ -149,7 +149,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        from app import SCHEDULER_STEPS
+        from app import SCHEDULER_STEPS, connect_apps
         from mail import dispatcher, outbox
         from mail.setup import configured_transport, dispatch_config
         from settings import get_settings
@@ -158,6 +158,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         transport = configured_transport(settings)
         config = dispatch_config(settings)
         now = _parse_now(args.now)
+        connect_apps()
         print(f"Sending through {transport.description}")
         # Links in prompts and reminders are made now, from BASE_URL: it must be the site's.
         print(f"  Links in messages use BASE_URL={settings.base_url}")

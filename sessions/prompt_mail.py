@@ -42,8 +42,11 @@ MAIL_COLUMNS = (
 
 @dataclass(frozen=True)
 class LinkedCase:
+    """A case study on a session's agenda, as participants read it (never facilitator notes)."""
+
     title: str
-    summary: str
+    scenario: str  # Markdown
+    questions: tuple[str, ...]
     path: str  # the case study's page on this site
 
 
@@ -136,7 +139,16 @@ def render(
         "prompt_text": prompt,
         "prompt_html": markdown_html(prompt),
         "due_at": session["prompt_due_at"],
-        "cases": [{"title": c.title, "summary": c.summary, "url": base + c.path} for c in cases],
+        "cases": [
+            {
+                "title": c.title,
+                "scenario": c.scenario,
+                "scenario_html": markdown_html(c.scenario),
+                "questions": c.questions,
+                "url": base + c.path,
+            }
+            for c in cases
+        ],
         "updated": updated,
         "absence_url": links.absence_url(session["id"], recipient.person_id, sample=sample),
         "unsubscribe_url": unsubscribe if kind == REMINDER else "",

@@ -55,6 +55,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # Deleted between tests, children first. The shipped curricula and competencies stay.
 _TABLES = (
+    "note_revision",
+    "discussion_note",
+    "scribe",
+    "agenda_item",
+    "case_comment",
+    "case_revision",
+    "case_study",
     "outbox_message",
     "audit_entry",
     "attendance",

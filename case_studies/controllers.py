@@ -1,0 +1,5 @@
+"""The case-study app's JSON API."""
+
+from typing import Any
+
+CONTROLLERS: list[Any] = []

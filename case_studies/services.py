@@ -1,0 +1,683 @@
+"""The case-study library: writing cases (every save a revision), who sees and changes what,
+and the way a participant's dilemma goes from draft to the group's table.
+
+Who sees a case:
+- published or retired in the library: everyone signed in;
+- published or retired for a cohort: that cohort's facilitators and participants, and office
+  staff;
+- submitted, in review or returned: its author, the facilitators of its cohort, admins;
+- a draft: its author alone.
+Facilitator notes are shown to facilitators only: never to participants or office staff,
+in any page, API answer, prompt, export or message.
+
+The review: a participant submits a draft to their cohort (after ticking the anonymization
+checklist); a facilitator of that cohort (or an admin) takes the review, comments, returns it
+for changes or publishes it: to the cohort, or, with the author's recorded consent, to the
+library. Published cases can be retired. Cases facilitators write are published at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from piccolo.query.functions.aggregate import Count
+
+from case_studies import search
+from case_studies.tables import (
+    AgendaItem,
+    Audience,
+    CaseComment,
+    CaseRevision,
+    CaseStatus,
+    CaseStudy,
+    Provenance,
+    Scope,
+)
+from database import lock_for_update
+from errors import Checks, Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from facilitators import audit
+from facilitators.services import CurrentUser
+from facilitators.tables import Role
+from facilitators.validation import optional_text, required_text
+from sessions.access import enrolled_cohort_ids, facilitated_cohort_ids
+from sessions.curricula import known_competency_codes
+from sessions.tables import Cohort, Session
+
+PUBLISHED = (CaseStatus.published.value, CaseStatus.retired.value)
+IN_REVIEW = (CaseStatus.submitted.value, CaseStatus.in_review.value, CaseStatus.returned.value)
+AUDIENCES = tuple(a.value for a in Audience)
+MAX_QUESTIONS = 20
+# Every field a revision keeps.
+TEXT_FIELDS = ("title", "scenario", "questions", "facilitator_notes")
+# What a participant confirms before submitting a dilemma.
+ANONYMIZATION_CHECKLIST = (
+    "names of people (mentees, colleagues, yourself) are removed or changed",
+    "the lab, department, institution and place are not named",
+    "details that could identify a real person (dates, grants, rare events) are changed",
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# -- input ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    title: str
+    scenario: str = ""
+    questions: tuple[str, ...] = ()
+    facilitator_notes: str = ""
+    primary_competency: str = ""
+    competencies: tuple[str, ...] = ()  # secondary
+    audiences: tuple[str, ...] = ()
+    disciplines: tuple[str, ...] = ()
+    attribution: str = ""
+    licence: str = ""
+
+
+def check_case(data: CaseInput, competency_codes: set[str]) -> CaseInput:
+    """The input cleaned, or every problem at once (InvalidInput, by field)."""
+    checks = Checks()
+    title = checks.check(required_text, data.title, "title", 200)
+    scenario = checks.check(optional_text, data.scenario, "scenario", 20_000)
+    if not str(scenario).strip():
+        checks.errors.append(FieldError("scenario", "is required: describe the dilemma"))
+    questions = tuple(q.strip() for q in data.questions if q.strip())
+    if len(questions) > MAX_QUESTIONS:
+        checks.errors.append(FieldError("questions", f"at most {MAX_QUESTIONS} questions"))
+    for number, question in enumerate(questions, start=1):
+        if len(question) > 1000:
+            checks.errors.append(FieldError("questions", f"question {number} is too long"))
+    notes = checks.check(optional_text, data.facilitator_notes, "facilitator_notes", 20_000)
+    primary = data.primary_competency.strip()
+    if primary and primary not in competency_codes:
+        checks.errors.append(FieldError("primary_competency", f"unknown competency {primary!r}"))
+    secondary = tuple(dict.fromkeys(c.strip() for c in data.competencies if c.strip()))
+    unknown = [c for c in secondary if c not in competency_codes]
+    if unknown:
+        checks.errors.append(
+            FieldError("competencies", f"unknown competency code(s): {', '.join(unknown)}")
+        )
+    audiences = tuple(dict.fromkeys(a.strip() for a in data.audiences if a.strip()))
+    wrong = [a for a in audiences if a not in AUDIENCES]
+    if wrong:
+        checks.errors.append(
+            FieldError(
+                "audiences",
+                f"{', '.join(wrong)}: an audience is one of {', '.join(AUDIENCES)}",
+            )
+        )
+    disciplines = tuple(dict.fromkeys(d.strip().lower() for d in data.disciplines if d.strip()))
+    if any(len(d) > 60 for d in disciplines) or len(disciplines) > 10:
+        checks.errors.append(FieldError("disciplines", "at most 10 tags of 60 characters"))
+    attribution = checks.check(optional_text, data.attribution, "attribution", 300)
+    licence = checks.check(optional_text, data.licence, "licence", 200)
+    checks.done()
+    return CaseInput(
+        title=str(title),
+        scenario=str(scenario).strip(),
+        questions=questions,
+        facilitator_notes=str(notes).strip(),
+        primary_competency=primary,
+        competencies=tuple(c for c in secondary if c != primary),
+        audiences=audiences,
+        disciplines=disciplines,
+        attribution=str(attribution),
+        licence=str(licence),
+    )
+
+
+def _columns(data: CaseInput) -> dict[Any, Any]:
+    return {
+        CaseStudy.title: data.title,
+        CaseStudy.scenario: data.scenario,
+        CaseStudy.questions: list(data.questions),
+        CaseStudy.facilitator_notes: data.facilitator_notes,
+        CaseStudy.primary_competency: data.primary_competency,
+        CaseStudy.competencies: list(data.competencies),
+        CaseStudy.audiences: list(data.audiences),
+        CaseStudy.disciplines: list(data.disciplines),
+        CaseStudy.attribution: data.attribution,
+        CaseStudy.licence: data.licence,
+    }
+
+
+# -- reading, and who may ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as one viewer may see it (facilitator notes only when they may read them)."""
+
+    id: int
+    title: str
+    scenario: str
+    questions: tuple[str, ...]
+    facilitator_notes: str | None
+    primary_competency: str
+    competencies: tuple[str, ...]
+    audiences: tuple[str, ...]
+    disciplines: tuple[str, ...]
+    provenance: str
+    attribution: str
+    licence: str
+    status: str
+    scope: str
+    cohort_id: int | None
+    cohort_name: str
+    author_id: int | None
+    author_name: str
+    reviewer_id: int | None
+    share_consent: bool
+    revision: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    published_at: dt.datetime | None
+    can_edit: bool = False
+    can_review: bool = False
+    actions: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """The first lines of the scenario, as plain text (lists, prompts)."""
+        text = " ".join(self.scenario.replace("#", "").replace("*", "").split())
+        return text if len(text) <= 180 else text[:177].rsplit(" ", 1)[0] + "…"
+
+
+_CASE_COLUMNS = (
+    *CaseStudy.all_columns(),
+    CaseStudy.cohort.name.as_alias("cohort_name"),
+    CaseStudy.author.name.as_alias("author_name"),
+)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What a user is to the case library: their cohorts, and what their roles allow."""
+
+    user: CurrentUser
+    facilitates: frozenset[int]
+    enrolled: frozenset[int]
+
+    @property
+    def reads_facilitator_notes(self) -> bool:
+        return self.user.has_role(Role.facilitator.value)
+
+    def sees(self, case: dict[str, Any]) -> bool:
+        status, cohort = case["status"], case["cohort"]
+        if case["author"] == self.user.person_id:
+            return True
+        if status in PUBLISHED:
+            if case["scope"] == Scope.library.value:
+                return True
+            return self.user.is_office or cohort in self.facilitates or cohort in self.enrolled
+        if status in IN_REVIEW:
+            return self.user.is_admin or cohort in self.facilitates
+        return False
+
+    def reviews(self, case: dict[str, Any]) -> bool:
+        return self.user.is_admin or (
+            case["cohort"] is not None and case["cohort"] in self.facilitates
+        )
+
+    def edits(self, case: dict[str, Any]) -> bool:
+        """Drafts and returned cases: their author alone. Published ones: their author, admins,
+        and office staff for the organization's licensed material; facilitators for the
+        library's cases written by facilitators."""
+        if case["status"] in (CaseStatus.draft.value, CaseStatus.returned.value):
+            return case["author"] == self.user.person_id
+        if case["status"] == CaseStatus.published.value:
+            return (
+                case["author"] == self.user.person_id
+                or self.user.is_admin
+                or (self.user.is_office and case["provenance"] == Provenance.curriculum.value)
+            )
+        return False
+
+
+async def viewer(user: CurrentUser) -> Viewer:
+    return Viewer(
+        user,
+        frozenset(await facilitated_cohort_ids(user)),
+        frozenset(await enrolled_cohort_ids(user)),
+    )
+
+
+def _actions(v: Viewer, case: dict[str, Any]) -> tuple[str, ...]:
+    """The transitions this viewer may make now."""
+    status = case["status"]
+    found = []
+    author = case["author"] == v.user.person_id
+    if author and status in (CaseStatus.draft.value, CaseStatus.returned.value):
+        if case["provenance"] == Provenance.participant.value:
+            found.append("submit")
+        else:
+            found.append("publish")
+    if v.reviews(case):
+        if status == CaseStatus.submitted.value:
+            found.append("review")
+        if status == CaseStatus.in_review.value:
+            found += ["return", "publish"]
+    if status == CaseStatus.published.value and (v.edits(case) or v.reviews(case)):
+        found.append("retire")
+    return tuple(dict.fromkeys(found))
+
+
+def _view(v: Viewer, row: dict[str, Any]) -> CaseView:
+    return CaseView(
+        id=row["id"],
+        title=row["title"],
+        scenario=row["scenario"],
+        questions=tuple(row["questions"] or ()),
+        facilitator_notes=row["facilitator_notes"] if v.reads_facilitator_notes else None,
+        primary_competency=row["primary_competency"],
+        competencies=tuple(row["competencies"] or ()),
+        audiences=tuple(row["audiences"] or ()),
+        disciplines=tuple(row["disciplines"] or ()),
+        provenance=row["provenance"],
+        attribution=row["attribution"],
+        licence=row["licence"],
+        status=row["status"],
+        scope=row["scope"],
+        cohort_id=row["cohort"],
+        cohort_name=row.get("cohort_name") or "",
+        author_id=row["author"],
+        author_name=row.get("author_name") or "",
+        reviewer_id=row["reviewer"],
+        share_consent=row["share_consent"],
+        revision=row["revision"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        published_at=row["published_at"],
+        can_edit=v.edits(row),
+        can_review=v.reviews(row),
+        actions=_actions(v, row),
+    )
+
+
+async def _row(case_id: int, *, lock: bool = False) -> dict[str, Any]:
+    query = CaseStudy.select(*_CASE_COLUMNS).where(CaseStudy.id == case_id)
+    row = await (lock_for_update(query) if lock else query).first()
+    if row is None:
+        raise NotFound(f"no case study with id {case_id}")
+    return row
+
+
+async def _visible_row(v: Viewer, case_id: int, *, lock: bool = False) -> dict[str, Any]:
+    row = await _row(case_id, lock=lock)
+    if not v.sees(row):
+        raise NotFound(f"no case study with id {case_id}")
+    return row
+
+
+async def get_case(user: CurrentUser, case_id: int) -> CaseView:
+    v = await viewer(user)
+    return _view(v, await _visible_row(v, case_id))
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+async def _save_revision(case_id: int, number: int, data: CaseInput, author_id: int) -> None:
+    await CaseRevision.insert(
+        CaseRevision(
+            case=case_id,
+            number=number,
+            title=data.title,
+            scenario=data.scenario,
+            questions=list(data.questions),
+            facilitator_notes=data.facilitator_notes,
+            author=author_id,
+        )
+    )
+    # Search sees the text as it now is (in the same transaction).
+    await search.index_case(case_id)
+
+
+async def create_case(
+    data: CaseInput,
+    *,
+    actor: CurrentUser,
+    scope: str = Scope.library.value,
+    cohort_id: int | None = None,
+    provenance: str | None = None,
+    publish: bool | None = None,
+) -> int:
+    """A new case. A participant's is a draft for their cohort; a facilitator's (or office
+    staff's) is published at once unless `publish=False`: to the library, or to a cohort
+    they facilitate. Returns its id."""
+    v = await viewer(actor)
+    participant_only = not (actor.is_office or actor.has_role(Role.facilitator.value))
+    if participant_only:
+        if not actor.has_role(Role.participant.value):
+            raise Forbidden("only participants, facilitators and office staff write case studies")
+        if cohort_id is None or cohort_id not in v.enrolled:
+            raise InvalidInput.single("cohort_id", "choose the cohort you will submit it to")
+        scope, provenance, publish = Scope.cohort.value, Provenance.participant.value, False
+    else:
+        provenance = provenance or (
+            Provenance.facilitator.value
+            if actor.has_role(Role.facilitator.value)
+            else Provenance.curriculum.value
+        )
+        publish = True if publish is None else publish
+    if provenance not in {p.value for p in Provenance}:
+        raise InvalidInput.single("provenance", f"{provenance!r} is not a provenance")
+    if scope not in {s.value for s in Scope}:
+        raise InvalidInput.single("scope", f"{scope!r} is not curriculum, cohort or library")
+    if (
+        scope == Scope.cohort.value
+        and not participant_only
+        and (cohort_id is None or not (actor.is_office or cohort_id in v.facilitates))
+    ):
+        raise InvalidInput.single("cohort_id", "choose a cohort you facilitate")
+    if scope == Scope.library.value:
+        cohort_id = None
+    data = check_case(data, await known_competency_codes())
+    now = _now()
+    async with CaseStudy._meta.db.transaction():
+        rows = await CaseStudy.insert(
+            CaseStudy(
+                **{column._meta.name: value for column, value in _columns(data).items()},
+                provenance=provenance,
+                status=CaseStatus.published.value if publish else CaseStatus.draft.value,
+                scope=scope,
+                cohort=cohort_id,
+                author=actor.person_id,
+                revision=1,
+                published_at=now if publish else None,
+            )
+        ).returning(CaseStudy.id)
+        case_id = int(rows[0]["id"])
+        await _save_revision(case_id, 1, data, actor.person_id)
+        await audit.record(
+            actor.person_id,
+            "case.create",
+            "case_study",
+            case_id,
+            cohort_id=cohort_id,
+            summary=f"{'Published' if publish else 'Drafted'} case study {data.title!r}",
+        )
+    return case_id
+
+
+async def update_case(
+    case_id: int,
+    data: CaseInput,
+    *,
+    actor: CurrentUser,
+    share_consent: bool | None = None,
+) -> bool:
+    """Save a new revision of the text and the tags. Returns whether anything changed."""
+    v = await viewer(actor)
+    data = check_case(data, await known_competency_codes())
+    async with CaseStudy._meta.db.transaction():
+        row = await _visible_row(v, case_id, lock=True)
+        if not v.edits(row):
+            raise Forbidden(
+                "only its author edits a draft"
+                if row["status"] in (CaseStatus.draft.value, CaseStatus.returned.value)
+                else f"a {row['status'].replace('_', ' ')} case cannot be edited now"
+            )
+        before = _as_input(row)
+        values = _columns(data)
+        changed_text = any(getattr(before, name) != getattr(data, name) for name in TEXT_FIELDS)
+        changed = changed_text or before != data
+        consent = row["share_consent"] if share_consent is None else share_consent
+        if consent != row["share_consent"]:
+            if row["author"] != actor.person_id:
+                raise Forbidden("only its author gives or withdraws consent to share")
+            values[CaseStudy.share_consent] = consent
+            values[CaseStudy.share_consent_at] = _now() if consent else None
+            changed = True
+        if not changed:
+            return False
+        number = row["revision"] + (1 if changed_text else 0)
+        values[CaseStudy.revision] = number
+        values[CaseStudy.updated_at] = _now()
+        await CaseStudy.update(values).where(CaseStudy.id == case_id)
+        if changed_text:
+            await _save_revision(case_id, number, data, actor.person_id)
+        else:
+            await search.index_case(case_id)
+        await audit.record(
+            actor.person_id,
+            "case.update",
+            "case_study",
+            case_id,
+            cohort_id=row["cohort"],
+            summary=f"Saved case study {data.title!r}"
+            + (f" (revision {number})" if changed_text else ""),
+        )
+    return True
+
+
+def _as_input(row: dict[str, Any]) -> CaseInput:
+    return CaseInput(
+        title=row["title"],
+        scenario=row["scenario"],
+        questions=tuple(row["questions"] or ()),
+        facilitator_notes=row["facilitator_notes"],
+        primary_competency=row["primary_competency"],
+        competencies=tuple(row["competencies"] or ()),
+        audiences=tuple(row["audiences"] or ()),
+        disciplines=tuple(row["disciplines"] or ()),
+        attribution=row["attribution"],
+        licence=row["licence"],
+    )
+
+
+# -- revisions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    number: int
+    author_name: str
+    created_at: dt.datetime
+    title: str
+
+
+async def revisions(user: CurrentUser, case_id: int) -> list[RevisionRow]:
+    v = await viewer(user)
+    await _visible_row(v, case_id)
+    rows = (
+        await CaseRevision.select(
+            CaseRevision.number,
+            CaseRevision.created_at,
+            CaseRevision.title,
+            CaseRevision.author.name.as_alias("author_name"),
+        )
+        .where(CaseRevision.case == case_id)
+        .order_by(CaseRevision.number, ascending=False)
+    )
+    return [
+        RevisionRow(r["number"], r["author_name"] or "", r["created_at"], r["title"]) for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    field: str
+    lines: tuple[str, ...]  # unified diff lines ("+", "-", " ", "@@")
+
+
+async def diff(user: CurrentUser, case_id: int, older: int, newer: int) -> list[FieldDiff]:
+    """What changed between two revisions, field by field (facilitator notes only for those
+    who may read them)."""
+    v = await viewer(user)
+    await _visible_row(v, case_id)
+    rows = {
+        r["number"]: r
+        for r in await CaseRevision.select().where(
+            (CaseRevision.case == case_id) & CaseRevision.number.is_in([older, newer])
+        )
+    }
+    for number, name in ((older, "from"), (newer, "to")):
+        if number not in rows:
+            raise InvalidInput.single(name, f"case {case_id} has no revision {number}")
+    fields = [f for f in TEXT_FIELDS if f != "facilitator_notes" or v.reads_facilitator_notes]
+    found = []
+    for name in fields:
+        a, b = rows[older][name], rows[newer][name]
+        a_lines = list(a) if isinstance(a, list) else str(a).splitlines()
+        b_lines = list(b) if isinstance(b, list) else str(b).splitlines()
+        lines = [
+            line.rstrip("\n")
+            for line in difflib.unified_diff(a_lines, b_lines, lineterm="", n=2)
+            if not line.startswith(("---", "+++"))
+        ]
+        if lines:
+            found.append(FieldDiff(name, tuple(lines)))
+    return found
+
+
+# -- the library ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    q: str = ""
+    competency: str = ""
+    audience: str = ""
+    discipline: str = ""
+    status: str = ""  # "" means published (retired ones only when asked for)
+    provenance: str = ""
+    mine: bool = False  # the viewer's own cases, any status
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: tuple[CaseView, ...]
+    total: int
+    filters: CaseFilter
+    usage: dict[int, int] = field(default_factory=dict)  # case -> sessions that used it
+
+
+async def list_cases(user: CurrentUser, filters: CaseFilter) -> CasePage:
+    """The cases the viewer may see that match, relevant first when searching by words, else
+    newest first; paginated."""
+    v = await viewer(user)
+    query = CaseStudy.select(*_CASE_COLUMNS)
+    where: Any = CaseStudy.id > 0
+    if filters.mine:
+        where &= CaseStudy.author == user.person_id
+    elif filters.status:
+        where &= CaseStudy.status == filters.status
+    else:
+        where &= CaseStudy.status == CaseStatus.published.value
+    if filters.provenance:
+        where &= CaseStudy.provenance == filters.provenance
+    rank: dict[int, float] = {}
+    if filters.q.strip():
+        rank = await search.ranked(filters.q)
+        if not rank:
+            return CasePage((), 0, filters)
+        where &= CaseStudy.id.is_in(list(rank))
+    rows = [r for r in await query.where(where) if v.sees(r) and _matches(r, filters)]
+    if rank:
+        rows.sort(key=lambda r: (-rank.get(r["id"], 0.0), r["id"]))
+    else:
+        rows.sort(key=lambda r: (r["published_at"] or r["updated_at"], r["id"]), reverse=True)
+    limit = min(max(filters.limit, 1), 100)
+    page = rows[max(filters.offset, 0) : max(filters.offset, 0) + limit]
+    usage = await _usage_counts([r["id"] for r in page])
+    return CasePage(tuple(_view(v, r) for r in page), len(rows), filters, usage)
+
+
+def _matches(row: dict[str, Any], f: CaseFilter) -> bool:
+    if (
+        f.competency
+        and f.competency != row["primary_competency"]
+        and f.competency not in (row["competencies"] or ())
+    ):
+        return False
+    if f.audience and f.audience not in (row["audiences"] or ()):
+        return False
+    return not (f.discipline and f.discipline.lower() not in (row["disciplines"] or ()))
+
+
+async def _usage_counts(case_ids: list[int]) -> dict[int, int]:
+    if not case_ids:
+        return {}
+    rows = (
+        await AgendaItem.select(AgendaItem.case, Count(alias="n"))
+        .where(AgendaItem.case.is_in(case_ids))
+        .group_by(AgendaItem.case)
+    )
+    return {r["case"]: r["n"] for r in rows}
+
+
+@dataclass(frozen=True)
+class Usage:
+    cohort_id: int
+    cohort_name: str
+    session_id: int
+    position: int
+    title: str
+    starts_at: dt.datetime
+    visible: bool  # the viewer may open the session
+
+
+async def usage(user: CurrentUser, case_id: int) -> list[Usage]:
+    """Where the case was (or will be) discussed. Participants see only their own cohorts'."""
+    v = await viewer(user)
+    await _visible_row(v, case_id)
+    cohort: Any = AgendaItem.session.cohort  # a foreign key of a foreign key (typed loosely)
+    rows = (
+        await AgendaItem.select(
+            AgendaItem.session,
+            cohort.as_alias("cohort"),
+            cohort.name.as_alias("cohort_name"),
+            AgendaItem.session.position.as_alias("position"),
+            AgendaItem.session.title.as_alias("title"),
+            AgendaItem.session.starts_at.as_alias("starts_at"),
+        )
+        .where(AgendaItem.case == case_id)
+        .order_by(AgendaItem.session.starts_at)
+    )
+    found = []
+    for r in rows:
+        mine = r["cohort"] in v.facilitates or r["cohort"] in v.enrolled
+        if not (mine or user.is_office or v.reads_facilitator_notes):
+            continue
+        found.append(
+            Usage(
+                r["cohort"],
+                r["cohort_name"],
+                r["session"],
+                r["position"],
+                r["title"],
+                r["starts_at"],
+                user.is_office or mine,
+            )
+        )
+    return found
+
+
+async def writable_cohorts(user: CurrentUser) -> list[dict[str, Any]]:
+    """The cohorts the user may write a case for: where they are enrolled (participants) or
+    that they facilitate."""
+    v = await viewer(user)
+    ids = sorted(v.enrolled | v.facilitates)
+    if not ids:
+        return []
+    return await Cohort.select(Cohort.id, Cohort.name).where(Cohort.id.is_in(ids))
+
+
+async def session_cohort(session_id: int) -> int:
+    row = await Session.select(Session.cohort).where(Session.id == session_id).first()
+    if row is None:
+        raise NotFound(f"no session with id {session_id}")
+    return int(row["cohort"])
+
+
+__all__ = ["ANONYMIZATION_CHECKLIST", "CaseComment", "Conflict"]
