@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
-from case_studies import search
+from case_studies import notifications, search
 from case_studies.tables import (
     AgendaItem,
     Audience,
@@ -380,6 +380,10 @@ async def create_case(
     if scope == Scope.library.value:
         cohort_id = None
     data = check_case(data, await known_competency_codes())
+    if participant_only:
+        # Facilitator notes are for facilitators to write (office staff may load them with
+        # licensed cases, though they never read them).
+        data = replace(data, facilitator_notes="")
     now = _now()
     async with CaseStudy._meta.db.transaction():
         rows = await CaseStudy.insert(
@@ -419,6 +423,9 @@ async def update_case(
     data = check_case(data, await known_competency_codes())
     async with CaseStudy._meta.db.transaction():
         row = await _visible_row(v, case_id, lock=True)
+        if not v.reads_facilitator_notes:
+            # Whoever may not read the facilitator notes does not change them either.
+            data = replace(data, facilitator_notes=row["facilitator_notes"])
         if not v.edits(row):
             raise Forbidden(
                 "only its author edits a draft"
@@ -680,4 +687,232 @@ async def session_cohort(session_id: int) -> int:
     return int(row["cohort"])
 
 
-__all__ = ["ANONYMIZATION_CHECKLIST", "CaseComment", "Conflict"]
+# -- the review -----------------------------------------------------------------------------
+
+
+async def _transition(
+    case_id: int,
+    actor: CurrentUser,
+    action: str,
+    *,
+    values: dict[Any, Any],
+    comment: str = "",
+    summary: str,
+) -> dict[str, Any]:
+    """Make `action` (one of the viewer's actions now) in the case's row lock, with a note in
+    its thread and the audit log. Returns the row as it was."""
+    v = await viewer(actor)
+    row = await _visible_row(v, case_id, lock=True)
+    allowed = _actions(v, row)
+    if action not in allowed:
+        reviewers_step = action in ("review", "return") or (
+            action == "publish" and row["provenance"] == Provenance.participant.value
+        )
+        if reviewers_step and not v.reviews(row):
+            raise Forbidden("only the facilitators of the author's cohort (and admins) review")
+        if action == "submit" and row["author"] != actor.person_id:
+            raise Forbidden("only its author submits a case study")
+        if action == "retire" and not (v.edits(row) or v.reviews(row)):
+            raise Forbidden("only those who may edit or review it retire a case study")
+        status = row["status"].replace("_", " ")
+        raise Conflict(f"a {status} case cannot be {_PAST[action]} now")
+    await CaseStudy.update({**values, CaseStudy.updated_at: _now()}).where(CaseStudy.id == case_id)
+    await CaseComment.insert(
+        CaseComment(case=case_id, author=actor.person_id, body=comment, event=action)
+    )
+    await audit.record(
+        actor.person_id,
+        f"case.{action}",
+        "case_study",
+        case_id,
+        cohort_id=row["cohort"],
+        summary=f"{summary} {row['title']!r}",
+    )
+    return row
+
+
+_PAST = {
+    "submit": "submitted",
+    "review": "taken for review",
+    "return": "returned",
+    "publish": "published",
+    "retire": "retired",
+}
+
+
+async def submit(
+    case_id: int, *, actor: CurrentUser, checklist: tuple[bool, ...], share_consent: bool = False
+) -> None:
+    """The author sends their dilemma to their cohort's facilitators, having confirmed each
+    point of the anonymization checklist."""
+    if len(checklist) != len(ANONYMIZATION_CHECKLIST) or not all(checklist):
+        raise InvalidInput.single(
+            "checklist", "tick every point of the checklist: the case must not identify anyone"
+        )
+    async with CaseStudy._meta.db.transaction():
+        row = await _transition(
+            case_id,
+            actor,
+            "submit",
+            values={
+                CaseStudy.status: CaseStatus.submitted.value,
+                CaseStudy.share_consent: share_consent,
+                CaseStudy.share_consent_at: _now() if share_consent else None,
+            },
+            summary="Submitted",
+        )
+        await notifications.tell_facilitators(row, actor)
+
+
+async def take_review(case_id: int, *, actor: CurrentUser) -> None:
+    async with CaseStudy._meta.db.transaction():
+        await _transition(
+            case_id,
+            actor,
+            "review",
+            values={
+                CaseStudy.status: CaseStatus.in_review.value,
+                CaseStudy.reviewer: actor.person_id,
+            },
+            summary="Took the review of",
+        )
+
+
+async def return_case(case_id: int, comment: str, *, actor: CurrentUser) -> None:
+    """Back to its author for changes, saying what to change."""
+    text = (comment or "").strip()
+    if not text:
+        raise InvalidInput.single("comment", "say what the author should change")
+    text = optional_text(text, "comment", 5000)
+    async with CaseStudy._meta.db.transaction():
+        row = await _transition(
+            case_id,
+            actor,
+            "return",
+            values={CaseStudy.status: CaseStatus.returned.value},
+            comment=text,
+            summary="Returned",
+        )
+        await notifications.tell_author(row, "returned", text)
+
+
+async def publish(case_id: int, *, actor: CurrentUser, scope: str | None = None) -> None:
+    """Publish a reviewed case to its cohort, or to the library (which needs its author's
+    consent when a participant wrote it); a facilitator publishes their own draft."""
+    async with CaseStudy._meta.db.transaction():
+        row = await _row(case_id, lock=True)
+        chosen = scope or (Scope.cohort.value if row["cohort"] is not None else row["scope"])
+        if chosen not in {s.value for s in Scope}:
+            raise InvalidInput.single("scope", f"{chosen!r}: publish to cohort or library")
+        if chosen == Scope.cohort.value and row["cohort"] is None:
+            raise InvalidInput.single(
+                "scope", "the case belongs to no cohort: publish it to the library"
+            )
+        if (
+            chosen == Scope.library.value
+            and row["provenance"] == Provenance.participant.value
+            and not row["share_consent"]
+        ):
+            raise InvalidInput.single(
+                "scope", "its author has not agreed to share it beyond the cohort"
+            )
+        await _transition(
+            case_id,
+            actor,
+            "publish",
+            values={
+                CaseStudy.status: CaseStatus.published.value,
+                CaseStudy.scope: chosen,
+                CaseStudy.published_at: _now(),
+            },
+            summary=f"Published to the {chosen}",
+        )
+        if row["author"] != actor.person_id:
+            await notifications.tell_author(row, "published", chosen)
+
+
+async def retire(case_id: int, *, actor: CurrentUser) -> None:
+    """Out of the library's search (unless asked for); still readable where it was used."""
+    async with CaseStudy._meta.db.transaction():
+        await _transition(
+            case_id,
+            actor,
+            "retire",
+            values={CaseStudy.status: CaseStatus.retired.value, CaseStudy.retired_at: _now()},
+            summary="Retired",
+        )
+
+
+@dataclass(frozen=True)
+class CommentRow:
+    id: int
+    author_name: str
+    body: str
+    event: str
+    created_at: dt.datetime
+
+
+def _thread_reader(v: Viewer, row: dict[str, Any]) -> bool:
+    """The review thread is the author's and the reviewers' business."""
+    return row["author"] == v.user.person_id or v.reviews(row)
+
+
+async def comments(user: CurrentUser, case_id: int) -> list[CommentRow]:
+    v = await viewer(user)
+    row = await _visible_row(v, case_id)
+    if not _thread_reader(v, row):
+        return []
+    rows = (
+        await CaseComment.select(
+            CaseComment.id,
+            CaseComment.body,
+            CaseComment.event,
+            CaseComment.created_at,
+            CaseComment.author.name.as_alias("author_name"),
+        )
+        .where(CaseComment.case == case_id)
+        .order_by(CaseComment.created_at)
+        .order_by(CaseComment.id)
+    )
+    return [
+        CommentRow(r["id"], r["author_name"] or "", r["body"], r["event"], r["created_at"])
+        for r in rows
+    ]
+
+
+async def add_comment(case_id: int, body: str, *, actor: CurrentUser) -> int:
+    text = optional_text((body or "").strip(), "body", 5000)
+    if not text:
+        raise InvalidInput.single("body", "is required")
+    v = await viewer(actor)
+    async with CaseStudy._meta.db.transaction():
+        row = await _visible_row(v, case_id)
+        if not _thread_reader(v, row):
+            raise Forbidden("only the author and the cohort's facilitators discuss the review")
+        rows = await CaseComment.insert(
+            CaseComment(case=case_id, author=actor.person_id, body=text)
+        ).returning(CaseComment.id)
+        await audit.record(
+            actor.person_id,
+            "case.comment",
+            "case_study",
+            case_id,
+            cohort_id=row["cohort"],
+            summary=f"Commented on {row['title']!r}",
+        )
+    return int(rows[0]["id"])
+
+
+async def review_queue(user: CurrentUser) -> list[CaseView]:
+    """Cases waiting on their reviewers (submitted, in review) and those back with their
+    authors (returned), of the cohorts the user facilitates (all of them for admins), oldest
+    first."""
+    v = await viewer(user)
+    if not (user.is_admin or v.facilitates):
+        return []
+    rows = (
+        await CaseStudy.select(*_CASE_COLUMNS)
+        .where(CaseStudy.status.is_in(list(IN_REVIEW)))
+        .order_by(CaseStudy.updated_at)
+    )
+    return [_view(v, row) for row in rows if v.reviews(row)]

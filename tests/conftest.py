@@ -115,6 +115,8 @@ async def clean_database(database: Any) -> AsyncIterator[None]:
     async with Person._meta.db.transaction():
         for table in _TABLES:
             await Person.raw(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        if Person._meta.db.engine_type == "sqlite":  # the case search index (PostgreSQL: a column)
+            await Person.raw("DELETE FROM case_study_fts")
         await CurriculumTemplate.delete().where(CurriculumTemplate.builtin == False)  # noqa: E712
 
 

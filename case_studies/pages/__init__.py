@@ -2,4 +2,8 @@
 
 from typing import Any
 
-PAGES: list[Any] = []
+from case_studies.pages.imports import CaseImportPages
+from case_studies.pages.library import AgendaPages, CasePages
+from case_studies.pages.notes import NotesPages
+
+PAGES: list[Any] = [CaseImportPages, CasePages, AgendaPages, NotesPages]

@@ -20,7 +20,18 @@ from mail.tables import MessageState
 from sessions import outbox_views, services
 from web import flash, form_data, page
 
-KINDS = ("invite", "update", "cancel", "prompt", "reminder", "absence", "sign_in", "test", "notes")
+KINDS = (
+    "invite",
+    "update",
+    "cancel",
+    "prompt",
+    "reminder",
+    "absence",
+    "sign_in",
+    "case_review",
+    "notes",
+    "test",
+)
 
 
 def _number(text: str) -> int | None:

@@ -1,0 +1,139 @@
+"""The JSON API's shapes for case studies and session agendas (msgspec, by hand)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+Title = Annotated[str, Meta(min_length=1, max_length=200)]
+Markdown = Annotated[str, Meta(max_length=20_000)]
+Question = Annotated[str, Meta(max_length=1000)]
+Code = Annotated[str, Meta(max_length=40)]
+AudienceName = Literal["undergraduate", "graduate", "postdoc", "junior_faculty", "peer"]
+Tag = Annotated[str, Meta(max_length=60)]
+ScopeName = Literal["cohort", "library"]
+ProvenanceName = Literal["curriculum", "facilitator", "participant"]
+
+
+class CaseIn(Struct, forbid_unknown_fields=True):
+    """A new case. A participant's is a draft for `cohort_id` (a cohort they are in); a
+    facilitator's or office staff's is published at once (`publish: false` keeps a draft), to
+    the library or to `cohort_id` with scope "cohort"."""
+
+    title: Title
+    scenario: Markdown
+    questions: Annotated[list[Question], Meta(max_length=20)] = msgspec.field(default_factory=list)
+    facilitator_notes: Markdown = ""
+    primary_competency: Code = ""
+    competencies: Annotated[list[Code], Meta(max_length=10)] = msgspec.field(default_factory=list)
+    audiences: Annotated[list[AudienceName], Meta(max_length=5)] = msgspec.field(
+        default_factory=list
+    )
+    disciplines: Annotated[list[Tag], Meta(max_length=10)] = msgspec.field(default_factory=list)
+    attribution: Annotated[str, Meta(max_length=300)] = ""
+    licence: Annotated[str, Meta(max_length=200)] = ""
+    scope: ScopeName = "library"
+    cohort_id: Annotated[int, Meta(ge=1)] | None = None
+    publish: bool | None = None
+
+
+class CasePatch(Struct, forbid_unknown_fields=True):
+    """Only the fields present change; each save that changes the text is a new revision."""
+
+    title: Title | UnsetType = UNSET
+    scenario: Markdown | UnsetType = UNSET
+    questions: Annotated[list[Question], Meta(max_length=20)] | UnsetType = UNSET
+    facilitator_notes: Markdown | UnsetType = UNSET
+    primary_competency: Code | UnsetType = UNSET
+    competencies: Annotated[list[Code], Meta(max_length=10)] | UnsetType = UNSET
+    audiences: Annotated[list[AudienceName], Meta(max_length=5)] | UnsetType = UNSET
+    disciplines: Annotated[list[Tag], Meta(max_length=10)] | UnsetType = UNSET
+    attribution: Annotated[str, Meta(max_length=300)] | UnsetType = UNSET
+    licence: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    share_consent: bool | UnsetType = UNSET
+
+
+class CaseOut(Struct):
+    id: int
+    title: str
+    scenario: str
+    questions: list[str]
+    # null for anyone who is not a facilitator: participants and office staff never see them.
+    facilitator_notes: str | None
+    primary_competency: str
+    competencies: list[str]
+    audiences: list[str]
+    disciplines: list[str]
+    provenance: str
+    attribution: str
+    licence: str
+    status: str
+    scope: str
+    cohort_id: int | None
+    author_id: int | None
+    share_consent: bool
+    revision: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    published_at: dt.datetime | None
+    actions: list[str]
+
+
+class CasePageOut(Struct):
+    cases: list[CaseOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SubmitIn(Struct, forbid_unknown_fields=True):
+    """`checklist`: one true per point of the anonymization checklist, in order (see the
+    case page): names removed; lab, department and institution not named; identifying details
+    changed."""
+
+    checklist: Annotated[list[bool], Meta(min_length=3, max_length=3)]
+    share_consent: bool = False
+
+
+class ReturnIn(Struct, forbid_unknown_fields=True):
+    comment: Annotated[str, Meta(min_length=1, max_length=5000)]
+
+
+class PublishIn(Struct, forbid_unknown_fields=True):
+    scope: ScopeName | None = None
+
+
+class CommentIn(Struct, forbid_unknown_fields=True):
+    body: Annotated[str, Meta(min_length=1, max_length=5000)]
+
+
+class CommentOut(Struct):
+    id: int
+    author_name: str
+    body: str
+    event: str
+    created_at: dt.datetime
+
+
+class RevisionOut(Struct):
+    number: int
+    author_name: str
+    created_at: dt.datetime
+    title: str
+
+
+class FieldDiffOut(Struct):
+    field: str
+    lines: list[str]
+
+
+class AgendaIn(Struct, forbid_unknown_fields=True):
+    case_ids: Annotated[list[Annotated[int, Meta(ge=1)]], Meta(max_length=12)]
+
+
+class AgendaItemOut(Struct):
+    position: int
+    case: CaseOut
