@@ -88,11 +88,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     async def work() -> int:
+        from case_studies.demo import load_demo_cases
         from sessions.demo import DEMO_PASSWORD, load_demo
 
         await migrate()
         summary = await load_demo()
         print(summary)
+        print(f"Demo case library: {await load_demo_cases()} case studies added.")
         print(
             f"Sign in as admin@example.org (or any demo person) with the password {DEMO_PASSWORD!r}."
         )

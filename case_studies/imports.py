@@ -205,7 +205,9 @@ def _read_zip(data: bytes) -> tuple[SourceCase, ...]:
                 # Read no more than the limit, whatever size the archive claims.
                 content = member.read(MAX_MARKDOWN_BYTES + 1)
         except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as error:
-            cases.append(SourceCase(source, CaseInput(title=""), (f"cannot be unzipped ({error})",)))
+            cases.append(
+                SourceCase(source, CaseInput(title=""), (f"cannot be unzipped ({error})",))
+            )
             continue
         unzipped += len(content)
         if unzipped > MAX_UNZIPPED_BYTES:
@@ -405,7 +407,9 @@ async def _plan(cases: tuple[SourceCase, ...]) -> list[PlannedCase]:
             len([q for q in data.questions if q.strip()]),
         )
         if problems or checked is None:
-            plan.append(PlannedCase(replace(row, action=RowAction.reject, problems=tuple(problems))))
+            plan.append(
+                PlannedCase(replace(row, action=RowAction.reject, problems=tuple(problems)))
+            )
         elif checked.title in existing:
             match = existing[checked.title]
             plan.append(

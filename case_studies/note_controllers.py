@@ -211,7 +211,7 @@ class NoteController(Controller):
         description="The group's notes the reader may see; for facilitators, their private "
         "notes follow under 'Facilitators only'.",
         responses=problem_responses(401, 404),
-        media_type="text/markdown; charset=utf-8",
+        media_type="text/markdown",  # Litestar adds "; charset=utf-8"
     )
     async def export(
         self, session_id: FromPath[int], user: NamedDependency[CurrentUser]
@@ -321,7 +321,7 @@ class NoteController(Controller):
 def markdown_download(export: notes.MarkdownExport) -> Response[str]:
     return Response(
         export.text,
-        media_type="text/markdown; charset=utf-8",
+        media_type="text/markdown",  # Litestar adds "; charset=utf-8"
         headers={
             "Content-Disposition": f'attachment; filename="{export.filename}"',
             # Confidential to the cohort: no shared cache keeps a copy.

@@ -302,8 +302,10 @@ def _view(v: Viewer, row: dict[str, Any]) -> CaseView:
 
 
 async def _row(case_id: int, *, lock: bool = False) -> dict[str, Any]:
-    query = CaseStudy.select(*_CASE_COLUMNS).where(CaseStudy.id == case_id)
-    row = await (lock_for_update(query) if lock else query).first()
+    if lock:
+        # The case's row alone (PostgreSQL locks no outer-joined rows): changes take turns.
+        await lock_for_update(CaseStudy.select(CaseStudy.id).where(CaseStudy.id == case_id)).first()
+    row = await CaseStudy.select(*_CASE_COLUMNS).where(CaseStudy.id == case_id).first()
     if row is None:
         raise NotFound(f"no case study with id {case_id}")
     return row

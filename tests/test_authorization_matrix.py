@@ -39,6 +39,10 @@ class Ids:
     feed_a: str
     link_a: str  # a live sign-in link of participant A
     next_session_a: int  # cohort A's next session (still to come)
+    note_a: int  # a final group note of session_a (about the session as a whole)
+    draft_note_a: int  # a draft group note of next_session_a
+    case_lib: int  # a library case facilitator A wrote (published)
+    case_sub: int  # participant A's dilemma, submitted to cohort A
 
 
 Body = dict[str, Any] | Callable[[World, Ids, str], dict[str, Any]]
@@ -77,6 +81,12 @@ MANAGE_FORM = (302, 403, 404, 302, 302, 302)
 OFFICE_API = (401, 403, 403, 403, 200, 200)
 OFFICE_PAGE = (302, 403, 403, 403, 200, 200)
 OFFICE_FORM = (302, 403, 403, 403, 302, 302)
+# Discussion notes: the cohort's circle only (office staff and admins who do not facilitate
+# the cohort get 404, as for an absent thing).
+NOTES_READ_API = (401, 200, 404, 200, 404, 404)
+NOTES_FACILITATE_API = (401, 403, 404, 200, 404, 404)
+NOTES_READ_PAGE = (302, 200, 404, 200, 404, 404)
+NOTES_FACILITATE_FORM = (302, 403, 404, 302, 404, 404)
 # After the facilitator has done it, doing it again is a conflict.
 ONCE_API = (401, 403, 404, 200, 409, 409)
 
@@ -415,6 +425,140 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/reminders/mine"): Row((302,) * 6, form={"on": "no"}),
     # Curriculum templates: anyone signed in reads them; facilitators and office copy them;
     # a copy is edited by whoever made it and by office staff.
+    # case studies: the library, the review, agendas. A library case of facilitator A's; a
+    # dilemma participant A submitted to cohort A (its reviewers: facilitator A and admins).
+    ("GET", "/cases"): Row(SIGNED_IN_PAGE),
+    ("GET", "/cases/review"): Row(SIGNED_IN_PAGE),
+    ("GET", "/cases/new"): Row(SIGNED_IN_PAGE),
+    ("POST", "/cases/new"): Row(
+        (302, 302, 422, 302, 302, 302),
+        form=lambda w, ids, role: {
+            "title": f"Matrix case ({role})",
+            "scenario": "A dilemma.",
+            "cohort_id": str(w.cohort_a),
+            "publish_to": "library",
+            "action": "save",
+        },
+        facilitator_b=302,
+    ),
+    ("GET", "/cases/{case_id:int}"): Row(
+        (302, 200, 404, 200, 404, 200), path=lambda w, ids: f"/cases/{ids.case_sub}"
+    ),
+    ("GET", "/cases/{case_id:int}/edit"): Row(
+        (302, 403, 403, 200, 403, 200),
+        path=lambda w, ids: f"/cases/{ids.case_lib}/edit",
+        facilitator_b=403,
+    ),
+    ("POST", "/cases/{case_id:int}/edit"): Row(
+        (302, 403, 403, 302, 403, 302),
+        path=lambda w, ids: f"/cases/{ids.case_lib}/edit",
+        form={"title": "Library case", "scenario": "A dilemma, told again.", "action": "save"},
+        facilitator_b=403,
+    ),
+    ("POST", "/cases/{case_id:int}/submit"): Row(
+        (302, 302, 404, 403, 404, 403),
+        path=lambda w, ids: f"/cases/{ids.case_sub}/submit",
+        form={"check_0": "on", "check_1": "on", "check_2": "on"},
+    ),
+    ("POST", "/cases/{case_id:int}/review"): Row(
+        (302, 403, 404, 302, 404, 302), path=lambda w, ids: f"/cases/{ids.case_sub}/review"
+    ),
+    ("POST", "/cases/{case_id:int}/return"): Row(
+        (302, 403, 404, 302, 404, 302),
+        path=lambda w, ids: f"/cases/{ids.case_sub}/return",
+        form={"comment": "Please change the names."},
+    ),
+    ("POST", "/cases/{case_id:int}/publish"): Row(
+        (302, 403, 404, 302, 404, 302), path=lambda w, ids: f"/cases/{ids.case_sub}/publish"
+    ),
+    ("POST", "/cases/{case_id:int}/retire"): Row(
+        (302, 403, 403, 302, 403, 302),
+        path=lambda w, ids: f"/cases/{ids.case_lib}/retire",
+        facilitator_b=403,
+    ),
+    ("POST", "/cases/{case_id:int}/comments"): Row(
+        (302, 302, 404, 302, 404, 302),
+        path=lambda w, ids: f"/cases/{ids.case_sub}/comments",
+        form={"body": "A comment."},
+    ),
+    ("GET", "/cases/{case_id:int}/diff"): Row(
+        SIGNED_IN_PAGE, path=lambda w, ids: f"/cases/{ids.case_lib}/diff?older=1&newer=1"
+    ),
+    ("GET", "/sessions/{session_id:int}/agenda"): Row(
+        MANAGE_PAGE, path=lambda w, ids: session_a(w, ids) + "/agenda"
+    ),
+    ("POST", "/sessions/{session_id:int}/agenda"): Row(
+        MANAGE_FORM,
+        path=lambda w, ids: session_a(w, ids) + "/agenda",
+        form=lambda w, ids, role: {"case_ids": str(ids.case_lib)},
+    ),
+    ("GET", "/api/case-studies"): Row(SIGNED_IN_API),
+    ("POST", "/api/case-studies"): Row(
+        (401, 201, 422, 201, 201, 201),
+        json=lambda w, ids, role: {
+            "title": f"API case ({role})",
+            "scenario": "A dilemma.",
+            "cohort_id": w.cohort_a,
+            "scope": "cohort",
+        },
+        facilitator_b=422,
+    ),
+    ("GET", "/api/case-studies/{case_id:int}"): Row(
+        SIGNED_IN_API, path=lambda w, ids: f"/api/case-studies/{ids.case_lib}"
+    ),
+    ("PATCH", "/api/case-studies/{case_id:int}"): Row(
+        (401, 403, 403, 200, 403, 200),
+        path=lambda w, ids: f"/api/case-studies/{ids.case_lib}",
+        json={"title": "Renamed library case"},
+        facilitator_b=403,
+    ),
+    ("POST", "/api/case-studies/{case_id:int}/submit"): Row(
+        (401, 409, 404, 403, 404, 403),
+        path=lambda w, ids: f"/api/case-studies/{ids.case_sub}/submit",
+        json={"checklist": [True, True, True]},
+    ),
+    ("POST", "/api/case-studies/{case_id:int}/review"): Row(
+        (401, 403, 404, 200, 404, 409),
+        path=lambda w, ids: f"/api/case-studies/{ids.case_sub}/review",
+    ),
+    ("POST", "/api/case-studies/{case_id:int}/return"): Row(
+        (401, 403, 404, 409, 404, 409),
+        path=lambda w, ids: f"/api/case-studies/{ids.case_sub}/return",
+        json={"comment": "Change the names."},
+    ),
+    ("POST", "/api/case-studies/{case_id:int}/publish"): Row(
+        (401, 403, 404, 409, 404, 409),
+        path=lambda w, ids: f"/api/case-studies/{ids.case_sub}/publish",
+    ),
+    ("POST", "/api/case-studies/{case_id:int}/retire"): Row(
+        (401, 403, 403, 200, 403, 409),
+        path=lambda w, ids: f"/api/case-studies/{ids.case_lib}/retire",
+        facilitator_b=403,
+    ),
+    ("GET", "/api/case-studies/{case_id:int}/comments"): Row(
+        (401, 200, 404, 200, 404, 200),
+        path=lambda w, ids: f"/api/case-studies/{ids.case_sub}/comments",
+    ),
+    ("POST", "/api/case-studies/{case_id:int}/comments"): Row(
+        (401, 201, 404, 201, 404, 201),
+        path=lambda w, ids: f"/api/case-studies/{ids.case_sub}/comments",
+        json={"body": "A comment."},
+    ),
+    ("GET", "/api/case-studies/{case_id:int}/revisions"): Row(
+        SIGNED_IN_API, path=lambda w, ids: f"/api/case-studies/{ids.case_lib}/revisions"
+    ),
+    ("GET", "/api/case-studies/{case_id:int}/revisions/diff"): Row(
+        SIGNED_IN_API,
+        path=lambda w, ids: f"/api/case-studies/{ids.case_lib}/revisions/diff?older=1&newer=1",
+    ),
+    ("GET", "/api/sessions/{session_id:int}/case-studies"): Row(
+        READ_API, path=lambda w, ids: api_session_a(w, ids) + "/case-studies"
+    ),
+    ("PUT", "/api/sessions/{session_id:int}/case-studies"): Row(
+        MANAGE_API,
+        path=lambda w, ids: api_session_a(w, ids) + "/case-studies",
+        json=lambda w, ids, role: {"case_ids": [ids.case_lib]},
+    ),
     ("GET", "/curricula"): Row(SIGNED_IN_PAGE),
     ("GET", "/curricula/{curriculum_id:int}"): Row(
         SIGNED_IN_PAGE, path=lambda w, ids: f"/curricula/{ids.builtin_curriculum}"
@@ -433,6 +577,86 @@ MATRIX: dict[tuple[str, str], Row] = {
         path=lambda w, ids: f"/curricula/{ids.copy_by_facilitator_a}/edit",
         form=template_edit,
         facilitator_b=403,
+    ),
+    # discussion notes: the cohort's facilitators, its participants (final notes) and the
+    # session's scribe; office staff and admins who do not facilitate it get 404, as if absent.
+    ("GET", "/api/sessions/{session_id:int}/notes"): Row(
+        NOTES_READ_API, path=lambda w, ids: api_session_a(w, ids) + "/notes"
+    ),
+    ("POST", "/api/sessions/{session_id:int}/notes"): Row(
+        (401, 403, 404, 201, 404, 404),
+        path=lambda w, ids: api_session_a(w, ids) + "/notes",
+        json={"private": True, "key_issues": "Facilitators' own observation."},
+    ),
+    ("GET", "/api/sessions/{session_id:int}/notes.md"): Row(
+        NOTES_READ_API, path=lambda w, ids: api_session_a(w, ids) + "/notes.md"
+    ),
+    ("POST", "/api/sessions/{session_id:int}/notes/send"): Row(
+        NOTES_FACILITATE_API, path=lambda w, ids: api_session_a(w, ids) + "/notes/send"
+    ),
+    ("PUT", "/api/sessions/{session_id:int}/scribe"): Row(
+        NOTES_FACILITATE_API,
+        path=lambda w, ids: api_session_a(w, ids) + "/scribe",
+        json=lambda w, ids, role: {"person_id": w.participant_a.id},
+    ),
+    ("DELETE", "/api/sessions/{session_id:int}/scribe"): Row(
+        (401, 403, 404, 204, 404, 404), path=lambda w, ids: api_session_a(w, ids) + "/scribe"
+    ),
+    ("GET", "/api/notes/{note_id:int}"): Row(
+        NOTES_READ_API, path=lambda w, ids: f"/api/notes/{ids.note_a}"
+    ),
+    ("PATCH", "/api/notes/{note_id:int}"): Row(
+        NOTES_FACILITATE_API,
+        path=lambda w, ids: f"/api/notes/{ids.note_a}",
+        json={"key_issues": "Expectations went unspoken, on both sides."},
+    ),
+    # A draft: participants do not see it at all.
+    ("POST", "/api/notes/{note_id:int}/finalize"): Row(
+        (401, 404, 404, 200, 404, 404),
+        path=lambda w, ids: f"/api/notes/{ids.draft_note_a}/finalize",
+    ),
+    ("GET", "/api/notes/{note_id:int}/revisions"): Row(
+        NOTES_FACILITATE_API, path=lambda w, ids: f"/api/notes/{ids.note_a}/revisions"
+    ),
+    ("GET", "/sessions/{session_id:int}/notes"): Row(
+        NOTES_READ_PAGE, path=lambda w, ids: session_a(w, ids) + "/notes"
+    ),
+    ("POST", "/sessions/{session_id:int}/notes"): Row(
+        NOTES_FACILITATE_FORM,
+        path=lambda w, ids: session_a(w, ids) + "/notes",
+        form={"private": "yes", "case_id": "", "key_issues": "Facilitators' own observation."},
+    ),
+    ("GET", "/sessions/{session_id:int}/notes.md"): Row(
+        NOTES_READ_PAGE, path=lambda w, ids: session_a(w, ids) + "/notes.md"
+    ),
+    ("POST", "/sessions/{session_id:int}/notes/scribe"): Row(
+        NOTES_FACILITATE_FORM,
+        path=lambda w, ids: session_a(w, ids) + "/notes/scribe",
+        form=lambda w, ids, role: {"person_id": str(w.participant_a.id)},
+    ),
+    ("POST", "/sessions/{session_id:int}/notes/scribe/remove"): Row(
+        NOTES_FACILITATE_FORM, path=lambda w, ids: session_a(w, ids) + "/notes/scribe/remove"
+    ),
+    ("POST", "/sessions/{session_id:int}/notes/send"): Row(
+        NOTES_FACILITATE_FORM, path=lambda w, ids: session_a(w, ids) + "/notes/send"
+    ),
+    # case studies: bulk import
+    # Office staff and admins only. The file (base64 of "title,scenario\nMatrix import
+    # case,A dilemma to import.\n") is added by staff, then skipped as a duplicate for admins.
+    ("GET", "/cases/import"): Row(OFFICE_PAGE),
+    ("POST", "/cases/import/preview"): Row(
+        OFFICE_PAGE,
+        form={
+            "file_name": "cases.csv",
+            "file_data": "dGl0bGUsc2NlbmFyaW8KTWF0cml4IGltcG9ydCBjYXNlLEEgZGlsZW1tYSB0byBpbXBvcnQuCg==",
+        },
+    ),
+    ("POST", "/cases/import/apply"): Row(
+        OFFICE_FORM,
+        form={
+            "file_name": "cases.csv",
+            "file_data": "dGl0bGUsc2NlbmFyaW8KTWF0cml4IGltcG9ydCBjYXNlLEEgZGlsZW1tYSB0byBpbXBvcnQuCg==",
+        },
     ),
 }
 
@@ -501,7 +725,44 @@ async def _ids(world: World) -> Ids:
         feed_a=feed_name("p", world.participant_a.id, 0),
         link_a=await _a_sign_in_link(world),
         next_session_a=next_session["id"],
+        note_a=await _a_note(session["id"], world, final=True),
+        draft_note_a=await _a_note(next_session["id"], world, final=False),
+        **await _cases(world),
     )
+
+
+async def _cases(world: World) -> dict[str, int]:
+    from case_studies.services import CaseInput, create_case, submit
+    from facilitators.services import CurrentUser
+
+    facilitator = CurrentUser(
+        world.facilitator_a.id, "Fac A", world.facilitator_a.email, frozenset({"facilitator"})
+    )
+    participant = CurrentUser(
+        world.participant_a.id, "Part A", world.participant_a.email, frozenset({"participant"})
+    )
+    case_lib = await create_case(
+        CaseInput("Library case", "A dilemma.", ("Why?",), "Notes."), actor=facilitator
+    )
+    case_sub = await create_case(
+        CaseInput("My dilemma", "What happened."), actor=participant, cohort_id=world.cohort_a
+    )
+    await submit(case_sub, actor=participant, checklist=(True, True, True))
+    return {"case_lib": case_lib, "case_sub": case_sub}
+
+
+async def _a_note(session_id: int, world: World, *, final: bool) -> int:
+    from case_studies.tables import DiscussionNote
+
+    rows = await DiscussionNote.insert(
+        DiscussionNote(
+            session=session_id,
+            key_issues="Expectations went unspoken.",
+            status="final" if final else "draft",
+            updated_by=world.facilitator_a.id,
+        )
+    ).returning(DiscussionNote.id)
+    return int(rows[0]["id"])
 
 
 async def _a_sign_in_link(world: World) -> str:

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from case_studies import agenda, services
 from case_studies.tables import Audience, CaseStatus, Provenance
-from errors import DomainError
+from errors import DomainError, Forbidden
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser
 from facilitators.tables import Role
@@ -199,6 +199,12 @@ class CasePages(Controller):
         self, case_id: FromPath[int], user: NamedDependency[CurrentUser]
     ) -> Template:
         case = await services.get_case(user, case_id)
+        if not case.can_edit:
+            raise Forbidden(
+                "only its author edits a draft"
+                if case.status in ("draft", "returned")
+                else f"you may not edit this {case.status.replace('_', ' ')} case study"
+            )
         return await self._editor(user, _form_of(case), case=case)
 
     @post("/{case_id:int}/edit")
