@@ -6,12 +6,15 @@ Every person, lab and place in them is invented. Loading is idempotent by title.
 
 from __future__ import annotations
 
+from case_studies.agenda import set_agenda
 from case_studies.services import CaseInput, create_case
-from case_studies.tables import CaseStudy, Provenance, Scope
+from case_studies.tables import AgendaItem, CaseStudy, Provenance, Scope
 from facilitators.services import CurrentUser, find_person_id_by_email
 from facilitators.tables import Person, Role
+from sessions.tables import Session
 
 DEMO_ADMIN_EMAIL = "admin@example.org"
+DEMO_COHORT = "Entering Mentoring: Life Sciences"
 ATTRIBUTION = "mentorcircle demo library"
 LICENCE = "CC BY 4.0"
 
@@ -530,4 +533,24 @@ async def load_demo_cases() -> int:
                 publish=True,
             )
             added += 1
+        await _demo_agendas(admin)
     return added
+
+
+async def _demo_agendas(admin: CurrentUser) -> None:
+    """Each session of the demo's published cohort without an agenda gets the demo case that
+    teaches its first competency, so prompts and session pages show case studies."""
+    cases = {
+        row["primary_competency"]: row["id"]
+        for row in await CaseStudy.select(CaseStudy.id, CaseStudy.primary_competency)
+        .where(CaseStudy.title.is_in([case.title for case in DEMO_CASES]))
+        .order_by(CaseStudy.id, ascending=False)
+    }
+    busy = {row["session"] for row in await AgendaItem.select(AgendaItem.session)}
+    sessions = await Session.select(Session.id, Session.competencies).where(
+        Session.cohort.name == DEMO_COHORT
+    )
+    for session in sessions:
+        picked = [cases[c] for c in session["competencies"] or () if c in cases][:1]
+        if picked and session["id"] not in busy:
+            await set_agenda(session["id"], picked, actor=admin)
