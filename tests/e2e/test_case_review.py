@@ -88,3 +88,7 @@ async def test_a_dilemma_goes_from_draft_to_the_prompt(browser: Any, live_server
     text = await amara.locator("pre.message-text").inner_text()
     assert TITLE in text and "How would you raise it?" in text
     assert "a colleague's group" in text and "Rivera" not in text
+
+    # The group's notes on it, written after the meeting, and read by Hannah once final.
+    await facilitator.goto(f"{session_path}/notes")
+    assert await amara.get_by_role("heading", name=re.compile("Discussion notes")).is_visible()
