@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import aiosqlite
+from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import (
     SQLiteEngine,
@@ -317,6 +318,19 @@ def lock_for_update(query: Any) -> Any:
     """SELECT ... FOR UPDATE on PostgreSQL. SQLite needs none: its writes and transactions are
     already serialized (one writer, BEGIN IMMEDIATE) and it has no row locks."""
     return query.lock_rows("UPDATE") if query.engine_type == "postgres" else query
+
+
+async def take_turns(*names: str) -> None:
+    """In the caller's transaction: wait until no other transaction holds any of these names
+    (PostgreSQL advisory locks, released at commit). For work that has no row to lock, such as
+    counting requests or checking that a title is new. SQLite needs none (one writer)."""
+    engine = engine_finder()
+    if engine is None or engine.engine_type != "postgres":
+        return
+    for name in sorted(set(names)):
+        await engine.run_querystring(
+            QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", name)
+        )
 
 
 def pool_is_running(engine: Any) -> bool:

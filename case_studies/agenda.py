@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from case_studies.services import PUBLISHED, CaseView, get_case, viewer
+from case_studies.services import PUBLISHED, CaseView, viewer, views_of
 from case_studies.tables import AgendaItem, CaseStatus, CaseStudy, Scope
+from database import lock_for_update
 from errors import InvalidInput
 from facilitators import audit
 from facilitators.services import CurrentUser
 from sessions.access import require_session
 from sessions.prompt_mail import LinkedCase
+from sessions.tables import Session
 
 MAX_AGENDA = 12
 
@@ -25,22 +27,15 @@ class AgendaEntry:
 
 
 async def session_agenda(user: CurrentUser, session_id: int) -> list[AgendaEntry]:
-    """The agenda as the user may see it (facilitator notes only for facilitators)."""
+    """The agenda as the user may see it (facilitator notes only for those who may read them)."""
     await require_session(user, session_id)
     rows = (
         await AgendaItem.select(AgendaItem.case, AgendaItem.position)
         .where(AgendaItem.session == session_id)
         .order_by(AgendaItem.position)
     )
-    entries = []
-    for row in rows:
-        # A case on a session's agenda is readable by everyone in that session's cohort.
-        entries.append(AgendaEntry(row["position"], await get_case_for_agenda(user, row["case"])))
-    return entries
-
-
-async def get_case_for_agenda(user: CurrentUser, case_id: int) -> CaseView:
-    return await get_case(user, case_id)
+    views = await views_of(user, [row["case"] for row in rows])
+    return [AgendaEntry(r["position"], views[r["case"]]) for r in rows if r["case"] in views]
 
 
 async def set_agenda(session_id: int, case_ids: list[int], *, actor: CurrentUser) -> list[int]:
@@ -52,31 +47,34 @@ async def set_agenda(session_id: int, case_ids: list[int], *, actor: CurrentUser
     if len(case_ids) > MAX_AGENDA:
         raise InvalidInput.single("case_ids", f"at most {MAX_AGENDA} cases in one session")
     v = await viewer(actor)
-    rows = {
-        r["id"]: r
-        for r in await CaseStudy.select(
-            CaseStudy.id,
-            CaseStudy.title,
-            CaseStudy.status,
-            CaseStudy.scope,
-            CaseStudy.cohort,
-            CaseStudy.author,
-            CaseStudy.provenance,
-        ).where(CaseStudy.id.is_in(case_ids or [0]))
-    }
-    for case_id in case_ids:
-        row = rows.get(case_id)
-        if row is None or not v.sees(row):
-            raise InvalidInput.single("case_ids", f"no case study with id {case_id}")
-        if row["status"] != CaseStatus.published.value:
-            raise InvalidInput.single(
-                "case_ids", f"{row['title']!r} is {row['status'].replace('_', ' ')}, not published"
-            )
-        if row["scope"] == Scope.cohort.value and row["cohort"] != cohort_id:
-            raise InvalidInput.single(
-                "case_ids", f"{row['title']!r} belongs to another cohort: it stays there"
-            )
     async with AgendaItem._meta.db.transaction():
+        # Two editors of one agenda take turns (PostgreSQL; SQLite's writes do already).
+        await lock_for_update(Session.select(Session.id).where(Session.id == session_id)).first()
+        rows = {
+            r["id"]: r
+            for r in await CaseStudy.select(
+                CaseStudy.id,
+                CaseStudy.title,
+                CaseStudy.status,
+                CaseStudy.scope,
+                CaseStudy.cohort,
+                CaseStudy.author,
+                CaseStudy.provenance,
+            ).where(CaseStudy.id.is_in(case_ids or [0]))
+        }
+        for case_id in case_ids:
+            row = rows.get(case_id)
+            if row is None or not v.sees(row):
+                raise InvalidInput.single("case_ids", f"no case study with id {case_id}")
+            if row["status"] != CaseStatus.published.value:
+                raise InvalidInput.single(
+                    "case_ids",
+                    f"{row['title']!r} is {row['status'].replace('_', ' ')}, not published",
+                )
+            if row["scope"] == Scope.cohort.value and row["cohort"] != cohort_id:
+                raise InvalidInput.single(
+                    "case_ids", f"{row['title']!r} belongs to another cohort: it stays there"
+                )
         await AgendaItem.delete().where(AgendaItem.session == session_id)
         if case_ids:
             await AgendaItem.insert(

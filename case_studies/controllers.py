@@ -59,15 +59,18 @@ def case_out(case: services.CaseView) -> CaseOut:
     )
 
 
-def _input(data: CaseIn | CasePatch, base: services.CaseInput) -> services.CaseInput:
-    def pick(name: str) -> Any:
-        value = getattr(data, name)
-        if value is UNSET:
-            return getattr(base, name)
-        return tuple(value) if isinstance(value, list) else value
-
+def _new_case(data: CaseIn) -> services.CaseInput:
     return services.CaseInput(
-        **{name: pick(name) for name in services.CaseInput.__dataclass_fields__}
+        title=data.title,
+        scenario=data.scenario,
+        questions=tuple(data.questions),
+        facilitator_notes=data.facilitator_notes,
+        primary_competency=data.primary_competency,
+        competencies=tuple(data.competencies),
+        audiences=tuple(data.audiences),
+        disciplines=tuple(data.disciplines),
+        attribution=data.attribution,
+        licence=data.licence,
     )
 
 
@@ -137,7 +140,7 @@ class CaseStudyController(Controller):
         self, data: JSONBody[CaseIn], user: NamedDependency[CurrentUser]
     ) -> CaseOut:
         case_id = await services.create_case(
-            _input(data, services.CaseInput(title="")),
+            _new_case(data),
             actor=user,
             scope=data.scope,
             cohort_id=data.cohort_id,
@@ -151,8 +154,10 @@ class CaseStudyController(Controller):
 
     @patch(
         "/{case_id:int}",
-        summary="Edit a case study (a new revision when its text changes)",
-        responses=problem_responses(400, 401, 403, 404, 422),
+        summary="Edit a case study (each save that changes it is a new revision)",
+        description="Send `base_revision` (the revision you started from) to be refused with "
+        "409 instead of overwriting someone's later save.",
+        responses=problem_responses(400, 401, 403, 404, 409, 422),
     )
     async def update_case(
         self,
@@ -160,24 +165,17 @@ class CaseStudyController(Controller):
         data: JSONBody[CasePatch],
         user: NamedDependency[CurrentUser],
     ) -> CaseOut:
-        current = await services.get_case(user, case_id)
-        base = services.CaseInput(
-            title=current.title,
-            scenario=current.scenario,
-            questions=current.questions,
-            facilitator_notes=current.facilitator_notes or "",
-            primary_competency=current.primary_competency,
-            competencies=current.competencies,
-            audiences=current.audiences,
-            disciplines=current.disciplines,
-            attribution=current.attribution,
-            licence=current.licence,
-        )
+        changes = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name in services.CaseInput.__dataclass_fields__
+            if (value := getattr(data, name)) is not UNSET
+        }
         await services.update_case(
             case_id,
-            _input(data, base),
+            changes,
             actor=user,
             share_consent=None if data.share_consent is UNSET else data.share_consent,
+            base_revision=None if data.base_revision is UNSET else data.base_revision,
         )
         return case_out(await services.get_case(user, case_id))
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from case_studies.services import CaseInput, check_case, create_case
 from case_studies.tables import CaseStudy, Provenance, Scope
+from database import take_turns
 from errors import FieldError, Forbidden, InvalidInput
 from facilitators import audit
 from facilitators.services import CurrentUser
@@ -454,6 +455,8 @@ async def import_cases(
             case_file.name, case_file.format, tuple(p.result for p in plan), applied=False
         )
     async with CaseStudy._meta.db.transaction():
+        # Two imports at once would both find a title new: the second waits for the first.
+        await take_turns("case-import")
         plan = await _plan(case_file.cases)
         result = CaseImport(
             case_file.name, case_file.format, tuple(p.result for p in plan), applied=True

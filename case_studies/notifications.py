@@ -16,16 +16,19 @@ from sessions.tables import CohortFacilitator
 from settings import get_settings
 
 KIND = "case_review"
+# Keys: case-submitted:<thread entry>:<facilitator>, case-returned:<entry>, case-published:<entry>.
 
 
 def _message(
     key: str, event: str, case: dict[str, Any], name: str, email: str, person_id: int, note: str
 ) -> outbox.NewMessage:
     settings = get_settings()
+    # Subjects say no more than that something happened: a case in review may still identify
+    # someone, and the message itself is confidential (staff see its metadata only).
     subject = {
-        "submitted": f"A case study to review: {case['title']}",
-        "returned": f"Your case study came back with comments: {case['title']}",
-        "published": f"Your case study is published: {case['title']}",
+        "submitted": "A case study was submitted for your review",
+        "returned": "Your case study came back with comments",
+        "published": "Your case study is published",
     }[event]
     text, html = render_message(
         "case_review",
@@ -49,14 +52,15 @@ def _message(
         key=key,
         kind=KIND,
         domain=settings.mail_domain,
+        confidential=True,
         cohort_id=case["cohort"],
         person_id=person_id,
     )
 
 
-async def tell_facilitators(case: dict[str, Any], author: CurrentUser) -> int:
+async def tell_facilitators(case: dict[str, Any], author: CurrentUser, event_id: int) -> int:
     """A case was submitted: each active facilitator of its cohort hears of it, once per
-    submission (a resubmission after changes is news again)."""
+    submission (`event_id`: the submission's entry in the case's thread)."""
     rows = await CohortFacilitator.select(
         CohortFacilitator.person,
         CohortFacilitator.person.name.as_alias("name"),
@@ -67,7 +71,7 @@ async def tell_facilitators(case: dict[str, Any], author: CurrentUser) -> int:
     return await outbox.enqueue(
         [
             _message(
-                f"case-submitted:{case['id']}:{case['revision']}:{r['person']}",
+                f"case-submitted:{event_id}:{r['person']}",
                 "submitted",
                 case,
                 r["name"],
@@ -80,7 +84,8 @@ async def tell_facilitators(case: dict[str, Any], author: CurrentUser) -> int:
     )
 
 
-async def tell_author(case: dict[str, Any], event: str, note: str) -> int:
+async def tell_author(case: dict[str, Any], event: str, note: str, event_id: int) -> int:
+    """Its author hears that it was returned or published, once per event (`event_id`)."""
     if case["author"] is None:
         return 0
     person = (
@@ -93,7 +98,7 @@ async def tell_author(case: dict[str, Any], event: str, note: str) -> int:
     return await outbox.enqueue(
         [
             _message(
-                f"case-{event}:{case['id']}:{case['revision']}",
+                f"case-{event}:{event_id}",
                 event,
                 case,
                 person["name"],

@@ -54,6 +54,7 @@ class CasePatch(Struct, forbid_unknown_fields=True):
     attribution: Annotated[str, Meta(max_length=300)] | UnsetType = UNSET
     licence: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
     share_consent: bool | UnsetType = UNSET
+    base_revision: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
 
 
 class CaseOut(Struct):

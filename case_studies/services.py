@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -204,10 +205,30 @@ class Viewer:
     user: CurrentUser
     facilitates: frozenset[int]
     enrolled: frozenset[int]
+    # Cases on the agendas of the cohorts they take part in as a participant.
+    discussed_as_participant: frozenset[int] = frozenset()
 
     @property
-    def reads_facilitator_notes(self) -> bool:
+    def is_facilitator(self) -> bool:
         return self.user.has_role(Role.facilitator.value)
+
+    def reads_notes_of(self, case: dict[str, Any]) -> bool:
+        """Facilitator notes: for facilitators, never where they are a participant (a case of
+        a cohort they are enrolled in, or on its agenda)."""
+        return (
+            self.is_facilitator
+            and case["cohort"] not in self.enrolled
+            and case["id"] not in self.discussed_as_participant
+        )
+
+    def knows_history(self, case: dict[str, Any]) -> bool:
+        """A participant's dilemma was anonymized in review: its earlier revisions, and who
+        wrote it, are for its author and its reviewers only."""
+        return (
+            case["provenance"] != Provenance.participant.value
+            or case["author"] == self.user.person_id
+            or self.reviews(case)
+        )
 
     def sees(self, case: dict[str, Any]) -> bool:
         status, cohort = case["status"], case["cohort"]
@@ -227,26 +248,33 @@ class Viewer:
         )
 
     def edits(self, case: dict[str, Any]) -> bool:
-        """Drafts and returned cases: their author alone. Published ones: their author, admins,
-        and office staff for the organization's licensed material; facilitators for the
-        library's cases written by facilitators."""
+        """Drafts and returned cases: their author alone. Published ones: admins, and
+        - a participant's dilemma: its reviewers (the cohort's facilitators), never its author
+          (a change would skip the review);
+        - a facilitator's case: its author;
+        - the organization's licensed material: office staff and its author."""
         if case["status"] in (CaseStatus.draft.value, CaseStatus.returned.value):
             return case["author"] == self.user.person_id
-        if case["status"] == CaseStatus.published.value:
-            return (
-                case["author"] == self.user.person_id
-                or self.user.is_admin
-                or (self.user.is_office and case["provenance"] == Provenance.curriculum.value)
-            )
-        return False
+        if case["status"] != CaseStatus.published.value:
+            return False
+        if self.user.is_admin:
+            return True
+        if case["provenance"] == Provenance.participant.value:
+            return self.reviews(case)
+        if case["provenance"] == Provenance.curriculum.value and self.user.is_office:
+            return True
+        return case["author"] == self.user.person_id
 
 
 async def viewer(user: CurrentUser) -> Viewer:
-    return Viewer(
-        user,
-        frozenset(await facilitated_cohort_ids(user)),
-        frozenset(await enrolled_cohort_ids(user)),
-    )
+    enrolled = frozenset(await enrolled_cohort_ids(user))
+    discussed: frozenset[int] = frozenset()
+    if enrolled and user.has_role(Role.facilitator.value):
+        rows = await AgendaItem.select(AgendaItem.case).where(
+            AgendaItem.session.cohort.is_in(sorted(enrolled))
+        )
+        discussed = frozenset(row["case"] for row in rows)
+    return Viewer(user, frozenset(await facilitated_cohort_ids(user)), enrolled, discussed)
 
 
 def _actions(v: Viewer, case: dict[str, Any]) -> tuple[str, ...]:
@@ -262,7 +290,10 @@ def _actions(v: Viewer, case: dict[str, Any]) -> tuple[str, ...]:
     if v.reviews(case):
         if status == CaseStatus.submitted.value:
             found.append("review")
-        if status == CaseStatus.in_review.value:
+        # The review is its reviewer's (an admin may step in).
+        if status == CaseStatus.in_review.value and (
+            case["reviewer"] == v.user.person_id or v.user.is_admin
+        ):
             found += ["return", "publish"]
     if status == CaseStatus.published.value and (v.edits(case) or v.reviews(case)):
         found.append("retire")
@@ -275,7 +306,7 @@ def _view(v: Viewer, row: dict[str, Any]) -> CaseView:
         title=row["title"],
         scenario=row["scenario"],
         questions=tuple(row["questions"] or ()),
-        facilitator_notes=row["facilitator_notes"] if v.reads_facilitator_notes else None,
+        facilitator_notes=row["facilitator_notes"] if v.reads_notes_of(row) else None,
         primary_competency=row["primary_competency"],
         competencies=tuple(row["competencies"] or ()),
         audiences=tuple(row["audiences"] or ()),
@@ -287,8 +318,8 @@ def _view(v: Viewer, row: dict[str, Any]) -> CaseView:
         scope=row["scope"],
         cohort_id=row["cohort"],
         cohort_name=row.get("cohort_name") or "",
-        author_id=row["author"],
-        author_name=row.get("author_name") or "",
+        author_id=row["author"] if v.knows_history(row) else None,
+        author_name=(row.get("author_name") or "") if v.knows_history(row) else "",
         reviewer_id=row["reviewer"],
         share_consent=row["share_consent"],
         revision=row["revision"],
@@ -321,6 +352,15 @@ async def _visible_row(v: Viewer, case_id: int, *, lock: bool = False) -> dict[s
 async def get_case(user: CurrentUser, case_id: int) -> CaseView:
     v = await viewer(user)
     return _view(v, await _visible_row(v, case_id))
+
+
+async def views_of(user: CurrentUser, case_ids: list[int]) -> dict[int, CaseView]:
+    """The cases among `case_ids` the user may read, in one query."""
+    if not case_ids:
+        return {}
+    v = await viewer(user)
+    rows = await CaseStudy.select(*_CASE_COLUMNS).where(CaseStudy.id.is_in(case_ids))
+    return {row["id"]: _view(v, row) for row in rows if v.sees(row)}
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -415,29 +455,39 @@ async def create_case(
 
 async def update_case(
     case_id: int,
-    data: CaseInput,
+    changes: Mapping[str, Any],
     *,
     actor: CurrentUser,
     share_consent: bool | None = None,
+    base_revision: int | None = None,
 ) -> bool:
-    """Save a new revision of the text and the tags. Returns whether anything changed."""
+    """Change some fields of a case (the names of CaseInput's; the others stay as they are,
+    read under the case's lock). Every save that changes something is a new revision.
+    `base_revision` is the revision the editor started from: if someone saved since, the
+    change is refused (409) rather than silently overwriting theirs. Returns whether anything
+    changed."""
+    unknown = set(changes) - set(CaseInput.__dataclass_fields__)
+    if unknown:
+        raise InvalidInput.single(sorted(unknown)[0], "is not a field of a case study")
     v = await viewer(actor)
-    data = check_case(data, await known_competency_codes())
+    codes = await known_competency_codes()
     async with CaseStudy._meta.db.transaction():
         row = await _visible_row(v, case_id, lock=True)
-        if not v.reads_facilitator_notes:
-            # Whoever may not read the facilitator notes does not change them either.
-            data = replace(data, facilitator_notes=row["facilitator_notes"])
         if not v.edits(row):
-            raise Forbidden(
-                "only its author edits a draft"
-                if row["status"] in (CaseStatus.draft.value, CaseStatus.returned.value)
-                else f"a {row['status'].replace('_', ' ')} case cannot be edited now"
+            raise Forbidden(_why_not_editable(row))
+        if base_revision is not None and base_revision != row["revision"]:
+            raise Conflict(
+                f"someone saved revision {row['revision']} since you started from revision "
+                f"{base_revision}: open the case again to see their changes"
             )
-        before = _as_input(row)
+        before = as_input(row)
+        fields = dict(changes)
+        if not v.reads_notes_of(row):
+            # Whoever may not read the facilitator notes does not change them either.
+            fields.pop("facilitator_notes", None)
+        data = check_case(replace(before, **fields), codes)
         values = _columns(data)
-        changed_text = any(getattr(before, name) != getattr(data, name) for name in TEXT_FIELDS)
-        changed = changed_text or before != data
+        changed = before != data
         consent = row["share_consent"] if share_consent is None else share_consent
         if consent != row["share_consent"]:
             if row["author"] != actor.person_id:
@@ -447,27 +497,31 @@ async def update_case(
             changed = True
         if not changed:
             return False
-        number = row["revision"] + (1 if changed_text else 0)
+        number = row["revision"] + 1
         values[CaseStudy.revision] = number
         values[CaseStudy.updated_at] = _now()
         await CaseStudy.update(values).where(CaseStudy.id == case_id)
-        if changed_text:
-            await _save_revision(case_id, number, data, actor.person_id)
-        else:
-            await search.index_case(case_id)
+        await _save_revision(case_id, number, data, actor.person_id)
         await audit.record(
             actor.person_id,
             "case.update",
             "case_study",
             case_id,
             cohort_id=row["cohort"],
-            summary=f"Saved case study {data.title!r}"
-            + (f" (revision {number})" if changed_text else ""),
+            summary=f"Saved case study {data.title!r} (revision {number})",
         )
     return True
 
 
-def _as_input(row: dict[str, Any]) -> CaseInput:
+def _why_not_editable(row: dict[str, Any]) -> str:
+    if row["status"] in (CaseStatus.draft.value, CaseStatus.returned.value):
+        return "only its author edits a draft"
+    if row["status"] == CaseStatus.published.value:
+        return "only its reviewers and admins edit a published case"
+    return f"a {row['status'].replace('_', ' ')} case cannot be edited now"
+
+
+def as_input(row: dict[str, Any]) -> CaseInput:
     return CaseInput(
         title=row["title"],
         scenario=row["scenario"],
@@ -494,8 +548,12 @@ class RevisionRow:
 
 
 async def revisions(user: CurrentUser, case_id: int) -> list[RevisionRow]:
+    """Every revision, newest first; a participant's dilemma shows its history only to its
+    author and reviewers (the earlier revisions may not be anonymized yet)."""
     v = await viewer(user)
-    await _visible_row(v, case_id)
+    case = await _visible_row(v, case_id)
+    if not v.knows_history(case):
+        return []
     rows = (
         await CaseRevision.select(
             CaseRevision.number,
@@ -521,7 +579,9 @@ async def diff(user: CurrentUser, case_id: int, older: int, newer: int) -> list[
     """What changed between two revisions, field by field (facilitator notes only for those
     who may read them)."""
     v = await viewer(user)
-    await _visible_row(v, case_id)
+    case = await _visible_row(v, case_id)
+    if not v.knows_history(case):
+        raise NotFound(f"case {case_id} shows no earlier revisions to you")
     rows = {
         r["number"]: r
         for r in await CaseRevision.select().where(
@@ -531,7 +591,7 @@ async def diff(user: CurrentUser, case_id: int, older: int, newer: int) -> list[
     for number, name in ((older, "from"), (newer, "to")):
         if number not in rows:
             raise InvalidInput.single(name, f"case {case_id} has no revision {number}")
-    fields = [f for f in TEXT_FIELDS if f != "facilitator_notes" or v.reads_facilitator_notes]
+    fields = [f for f in TEXT_FIELDS if f != "facilitator_notes" or v.reads_notes_of(case)]
     found = []
     for name in fields:
         a, b = rows[older][name], rows[newer][name]
@@ -626,6 +686,14 @@ async def _usage_counts(case_ids: list[int]) -> dict[int, int]:
 
 
 @dataclass(frozen=True)
+class CaseUsage:
+    """Where a case was used: the sessions the viewer may know of, and how many others."""
+
+    sessions: tuple[Usage, ...]
+    elsewhere: int
+
+
+@dataclass(frozen=True)
 class Usage:
     cohort_id: int
     cohort_name: str
@@ -633,11 +701,11 @@ class Usage:
     position: int
     title: str
     starts_at: dt.datetime
-    visible: bool  # the viewer may open the session
 
 
-async def usage(user: CurrentUser, case_id: int) -> list[Usage]:
-    """Where the case was (or will be) discussed. Participants see only their own cohorts'."""
+async def usage(user: CurrentUser, case_id: int) -> CaseUsage:
+    """Where the case was (or will be) discussed: the sessions of the viewer's own cohorts (all
+    of them for office staff), and a count of the others."""
     v = await viewer(user)
     await _visible_row(v, case_id)
     cohort: Any = AgendaItem.session.cohort  # a foreign key of a foreign key (typed loosely)
@@ -653,23 +721,14 @@ async def usage(user: CurrentUser, case_id: int) -> list[Usage]:
         .where(AgendaItem.case == case_id)
         .order_by(AgendaItem.session.starts_at)
     )
-    found = []
-    for r in rows:
-        mine = r["cohort"] in v.facilitates or r["cohort"] in v.enrolled
-        if not (mine or user.is_office or v.reads_facilitator_notes):
-            continue
-        found.append(
-            Usage(
-                r["cohort"],
-                r["cohort_name"],
-                r["session"],
-                r["position"],
-                r["title"],
-                r["starts_at"],
-                user.is_office or mine,
-            )
+    found = [
+        Usage(
+            r["cohort"], r["cohort_name"], r["session"], r["position"], r["title"], r["starts_at"]
         )
-    return found
+        for r in rows
+        if user.is_office or r["cohort"] in v.facilitates or r["cohort"] in v.enrolled
+    ]
+    return CaseUsage(tuple(found), len(rows) - len(found))
 
 
 async def writable_cohorts(user: CurrentUser) -> list[dict[str, Any]]:
@@ -697,12 +756,14 @@ async def _transition(
     actor: CurrentUser,
     action: str,
     *,
-    values: dict[Any, Any],
+    values: dict[Any, Any] | Callable[[dict[str, Any]], dict[Any, Any]],
     comment: str = "",
     summary: str,
-) -> dict[str, Any]:
-    """Make `action` (one of the viewer's actions now) in the case's row lock, with a note in
-    its thread and the audit log. Returns the row as it was."""
+) -> tuple[dict[str, Any], int]:
+    """Make `action` (one of the viewer's actions now) under the case's row lock, with an
+    entry in its thread and the audit log. `values` may be a function of the row (it may refuse
+    with InvalidInput, once the viewer is known to be allowed). Returns the row as it was and
+    the id of the thread entry."""
     v = await viewer(actor)
     row = await _visible_row(v, case_id, lock=True)
     allowed = _actions(v, row)
@@ -716,12 +777,15 @@ async def _transition(
             raise Forbidden("only its author submits a case study")
         if action == "retire" and not (v.edits(row) or v.reviews(row)):
             raise Forbidden("only those who may edit or review it retire a case study")
+        if action in ("return", "publish") and row["status"] == CaseStatus.in_review.value:
+            raise Forbidden("the review is its reviewer's: take it over only as an admin")
         status = row["status"].replace("_", " ")
         raise Conflict(f"a {status} case cannot be {_PAST[action]} now")
-    await CaseStudy.update({**values, CaseStudy.updated_at: _now()}).where(CaseStudy.id == case_id)
-    await CaseComment.insert(
+    changes = values(row) if callable(values) else values
+    await CaseStudy.update({**changes, CaseStudy.updated_at: _now()}).where(CaseStudy.id == case_id)
+    entry = await CaseComment.insert(
         CaseComment(case=case_id, author=actor.person_id, body=comment, event=action)
-    )
+    ).returning(CaseComment.id)
     await audit.record(
         actor.person_id,
         f"case.{action}",
@@ -730,7 +794,7 @@ async def _transition(
         cohort_id=row["cohort"],
         summary=f"{summary} {row['title']!r}",
     )
-    return row
+    return row, int(entry[0]["id"])
 
 
 _PAST = {
@@ -752,7 +816,7 @@ async def submit(
             "checklist", "tick every point of the checklist: the case must not identify anyone"
         )
     async with CaseStudy._meta.db.transaction():
-        row = await _transition(
+        row, event_id = await _transition(
             case_id,
             actor,
             "submit",
@@ -763,7 +827,7 @@ async def submit(
             },
             summary="Submitted",
         )
-        await notifications.tell_facilitators(row, actor)
+        await notifications.tell_facilitators(row, actor, event_id)
 
 
 async def take_review(case_id: int, *, actor: CurrentUser) -> None:
@@ -787,7 +851,7 @@ async def return_case(case_id: int, comment: str, *, actor: CurrentUser) -> None
         raise InvalidInput.single("comment", "say what the author should change")
     text = optional_text(text, "comment", 5000)
     async with CaseStudy._meta.db.transaction():
-        row = await _transition(
+        row, event_id = await _transition(
             case_id,
             actor,
             "return",
@@ -795,14 +859,14 @@ async def return_case(case_id: int, comment: str, *, actor: CurrentUser) -> None
             comment=text,
             summary="Returned",
         )
-        await notifications.tell_author(row, "returned", text)
+        await notifications.tell_author(row, "returned", text, event_id)
 
 
 async def publish(case_id: int, *, actor: CurrentUser, scope: str | None = None) -> None:
     """Publish a reviewed case to its cohort, or to the library (which needs its author's
     consent when a participant wrote it); a facilitator publishes their own draft."""
-    async with CaseStudy._meta.db.transaction():
-        row = await _row(case_id, lock=True)
+
+    def published(row: dict[str, Any]) -> dict[Any, Any]:
         chosen = scope or (Scope.cohort.value if row["cohort"] is not None else row["scope"])
         if chosen not in {s.value for s in Scope}:
             raise InvalidInput.single("scope", f"{chosen!r}: publish to cohort or library")
@@ -818,19 +882,19 @@ async def publish(case_id: int, *, actor: CurrentUser, scope: str | None = None)
             raise InvalidInput.single(
                 "scope", "its author has not agreed to share it beyond the cohort"
             )
-        await _transition(
-            case_id,
-            actor,
-            "publish",
-            values={
-                CaseStudy.status: CaseStatus.published.value,
-                CaseStudy.scope: chosen,
-                CaseStudy.published_at: _now(),
-            },
-            summary=f"Published to the {chosen}",
+        return {
+            CaseStudy.status: CaseStatus.published.value,
+            CaseStudy.scope: chosen,
+            CaseStudy.published_at: _now(),
+        }
+
+    async with CaseStudy._meta.db.transaction():
+        row, event_id = await _transition(
+            case_id, actor, "publish", values=published, summary="Published"
         )
         if row["author"] != actor.person_id:
-            await notifications.tell_author(row, "published", chosen)
+            scope_now = await CaseStudy.select(CaseStudy.scope).where(CaseStudy.id == case_id)
+            await notifications.tell_author(row, "published", scope_now[0]["scope"], event_id)
 
 
 async def retire(case_id: int, *, actor: CurrentUser) -> None:

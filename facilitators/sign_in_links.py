@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from email.utils import formataddr
 
+from database import take_turns
 from errors import Forbidden, Gone, TooManyRequests
 from facilitators import audit
 from facilitators.services import SignIn, account_holder, email_key
@@ -114,11 +115,9 @@ async def _count_request(limits: list[tuple[str, int]], now: dt.datetime) -> Non
     `limit` requests in the window, saying when the oldest of them leaves it."""
     since = now - RATE_WINDOW
     scopes = [scope for scope, _ in limits]
-    if SignInAttempt._meta.db.engine_type == "postgres":
-        # Two instances counting the same scope at once would both see room for one more:
-        # the second waits for the first. (SQLite's write transactions never run side by side.)
-        for scope in sorted(scopes):
-            await SignInAttempt.raw("SELECT pg_advisory_xact_lock(hashtext({}))", scope)
+    # Two instances counting the same scope at once would both see room for one more: the
+    # second waits for the first.
+    await take_turns(*scopes)
     await SignInAttempt.delete().where(SignInAttempt.at <= since)
     rows = (
         await SignInAttempt.select(SignInAttempt.scope, SignInAttempt.at)

@@ -4,6 +4,7 @@ agenda of cases."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -142,7 +143,10 @@ class CasePages(Controller):
                 "writes_as_participant": not (
                     user.is_office or user.has_role(Role.facilitator.value)
                 ),
-                "reads_notes": user.has_role(Role.facilitator.value),
+                # An existing case's notes only where its page would show them.
+                "reads_notes": case.facilitator_notes is not None
+                if case
+                else user.has_role(Role.facilitator.value),
                 "checklist": services.ANONYMIZATION_CHECKLIST,
             },
             status_code=status_code,
@@ -218,14 +222,19 @@ class CasePages(Controller):
         form = await _read_form(request)
         if form.get("action") == "preview":
             return await self._editor(user, form, case=case, preview=True)
+        changes = asdict(_case_input(form))
+        if "facilitator_notes" not in form:
+            del changes["facilitator_notes"]  # the editor did not show them
+        base = form.get("base_revision", "")
         try:
             changed = await services.update_case(
                 case_id,
-                _case_input(form),
+                changes,
                 actor=user,
                 share_consent=form.get("share_consent") == "on"
                 if case.author_id == user.person_id
                 else None,
+                base_revision=int(base) if base.isdigit() else None,
             )
         except DomainError as error:
             if error.status_code in (403, 404):

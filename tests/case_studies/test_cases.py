@@ -477,3 +477,173 @@ async def test_someone_with_no_role_writes_nothing(
 ) -> None:
     response = await client.post("/api/case-studies", headers=stranger.auth, json=case_body())
     assert response.status_code == 403
+
+
+async def reviewed_and_published(client: httpx.AsyncClient, world: World, **submit: Any) -> int:
+    case_id = await participant_draft(client, world)
+    await act(client, world.participant_a, case_id, "submit", checklist=CHECKLIST, **submit)
+    await act(client, world.facilitator_a, case_id, "review")
+    return case_id
+
+
+async def test_a_dilemmas_history_and_author_stay_with_author_and_reviewers(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    case_id = await participant_draft(client, world)
+    await client.patch(
+        f"/api/case-studies/{case_id}",
+        headers=world.participant_a.auth,
+        json={"scenario": "Jane Smith at Stanford takes on every task."},
+    )
+    await client.patch(
+        f"/api/case-studies/{case_id}",
+        headers=world.participant_a.auth,
+        json={"scenario": "A student in a colleague's group takes on every task."},
+    )
+    await act(
+        client, world.participant_a, case_id, "submit", checklist=CHECKLIST, share_consent=True
+    )
+    await act(client, world.facilitator_a, case_id, "review")
+    await act(client, world.facilitator_a, case_id, "publish", scope="library")
+    for outsider in (world.participant_b, world.staff, world.facilitator_b):
+        seen = await client.get(f"/api/case-studies/{case_id}", headers=outsider.auth)
+        assert seen.status_code == 200 and seen.json()["author_id"] is None
+        history = await client.get(f"/api/case-studies/{case_id}/revisions", headers=outsider.auth)
+        assert history.json() == []
+        diff = await client.get(
+            f"/api/case-studies/{case_id}/revisions/diff?older=1&newer=2", headers=outsider.auth
+        )
+        assert diff.status_code == 404 and "Stanford" not in diff.text
+    for insider in (world.participant_a, world.facilitator_a, world.admin):
+        diff = await client.get(
+            f"/api/case-studies/{case_id}/revisions/diff?older=2&newer=3", headers=insider.auth
+        )
+        assert diff.status_code == 200 and "Stanford" in diff.text
+
+
+async def test_once_published_a_dilemma_is_corrected_by_its_reviewers_not_its_author(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    case_id = await reviewed_and_published(client, world)
+    await act(client, world.facilitator_a, case_id, "publish")
+    by_author = await client.patch(
+        f"/api/case-studies/{case_id}", headers=world.participant_a.auth, json={"title": "Renamed"}
+    )
+    assert by_author.status_code == 403
+    by_reviewer = await client.patch(
+        f"/api/case-studies/{case_id}",
+        headers=world.facilitator_a.auth,
+        json={"title": "Renamed by the reviewer"},
+    )
+    assert by_reviewer.status_code == 200 and by_reviewer.json()["status"] == "published"
+
+
+async def test_a_facilitator_who_is_a_participant_somewhere_reads_no_notes_there(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from facilitators.services import set_roles
+    from sessions.tables import Session
+
+    # Participant A also becomes a facilitator (of nothing yet).
+    await set_roles(world.participant_a.id, {"participant", "facilitator"}, actor_id=None)
+    library_case = await publish_library_case(client, world)
+    seen = await client.get(f"/api/case-studies/{library_case}", headers=world.participant_a.auth)
+    assert seen.json()["facilitator_notes"] == SECRET_NOTE  # a library case, not on their agenda
+    session = await Session.select(Session.id).where(Session.cohort == world.cohort_a).first()
+    assert session is not None
+    await client.put(
+        f"/api/sessions/{session['id']}/case-studies",
+        headers=world.facilitator_a.auth,
+        json={"case_ids": [library_case]},
+    )
+    for path in (
+        f"/api/case-studies/{library_case}",
+        f"/api/sessions/{session['id']}/case-studies",
+    ):
+        answer = await client.get(path, headers=world.participant_a.auth)
+        assert answer.status_code == 200 and "FACILITATOR-ONLY-MARKER" not in answer.text
+
+
+async def test_review_messages_are_confidential_and_each_event_is_told(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from mail.tables import OutboxMessage
+
+    case_id = await reviewed_and_published(client, world)
+    await act(client, world.facilitator_a, case_id, "return", comment="Names, please.")
+    await act(client, world.participant_a, case_id, "submit", checklist=CHECKLIST)  # unchanged
+    await act(client, world.facilitator_a, case_id, "review")
+    await act(client, world.facilitator_a, case_id, "return", comment="And the city.")
+    rows = await OutboxMessage.select(
+        OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.confidential
+    ).where(OutboxMessage.kind == "case_review")
+    assert all(r["confidential"] for r in rows)
+    assert all("say no" not in r["subject"] for r in rows)
+    to_facilitator = [r for r in rows if r["recipient"] == world.facilitator_a.email]
+    to_author = [r for r in rows if r["recipient"] == world.participant_a.email]
+    assert len(to_facilitator) == 2 and len(to_author) == 2
+
+
+async def test_the_review_is_its_reviewers_and_an_admin_may_step_in(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from sessions.tables import CohortFacilitator
+
+    colleague = await make_person("colleague@example.org", {"facilitator"})
+    await CohortFacilitator.insert(
+        CohortFacilitator(cohort=world.cohort_a, person=colleague.id, lead=False)
+    )
+    case_id = await reviewed_and_published(client, world)  # facilitator A took the review
+    refused = await act(client, colleague, case_id, "return", comment="Mine now")
+    assert refused.status_code == 403
+    assert (await act(client, world.admin, case_id, "return", comment="Admin")).status_code == 200
+
+
+async def test_publishing_an_unseen_case_says_nothing_about_it(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    case_id = await reviewed_and_published(client, world)
+    answer = await act(client, world.facilitator_b, case_id, "publish", scope="library")
+    assert answer.status_code == 404 and "agreed" not in answer.text
+
+
+async def test_an_edit_from_an_older_revision_is_refused_not_lost(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    case_id = await publish_library_case(client, world)
+    first = await client.patch(
+        f"/api/case-studies/{case_id}",
+        headers=world.facilitator_a.auth,
+        json={"title": "First edit", "base_revision": 1},
+    )
+    assert first.status_code == 200 and first.json()["revision"] == 2
+    stale = await client.patch(
+        f"/api/case-studies/{case_id}",
+        headers=world.facilitator_a.auth,
+        json={"title": "Second edit from revision 1", "base_revision": 1},
+    )
+    assert stale.status_code == 409 and "revision 2" in stale.text
+    tags = await client.patch(
+        f"/api/case-studies/{case_id}",
+        headers=world.facilitator_a.auth,
+        json={"disciplines": ["physics"]},
+    )
+    assert tags.json()["revision"] == 3  # every saved change is a revision
+
+
+async def test_a_participants_search_finds_only_what_they_may_read(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await publish_library_case(client, world, title="Library exhaustion case")
+    draft = await participant_draft(client, world)  # "...is exhausted" (participant A's draft)
+    del draft
+    found = await client.get("/api/case-studies?q=undergraduate", headers=world.participant_b.auth)
+    assert [c["title"] for c in found.json()["cases"]] == []
+    notes_only = await client.get(
+        "/api/case-studies?q=FACILITATOR-ONLY-MARKER", headers=world.participant_b.auth
+    )
+    assert notes_only.json()["cases"] == []
+    mine = await client.get(
+        "/api/case-studies?q=undergraduate&mine=true", headers=world.participant_a.auth
+    )
+    assert [c["title"] for c in mine.json()["cases"]] == ["My student won't say no"]

@@ -152,11 +152,11 @@ async def test_an_edited_case_is_found_by_its_new_words_not_its_old_ones(
 
     await services.update_case(
         case_id,
-        CaseInput(
-            title="Weekly check-ins",
-            scenario="The mentee skips the weekly check-in.",
-            questions=("What changes first?",),
-        ),
+        {
+            "title": "Weekly check-ins",
+            "scenario": "The mentee skips the weekly check-in.",
+            "questions": ("What changes first?",),
+        },
         actor=admin,
     )
 
