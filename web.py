@@ -154,6 +154,15 @@ def page(
     return Template(template_name=template, context=dict(context or {}), status_code=status_code)
 
 
+def download(text: str, filename: str, media_type: str, *, private: bool = False) -> Response[str]:
+    """A text file to save (Litestar adds "; charset=utf-8"). `private`: no shared cache keeps a
+    copy (notes confidential to a cohort)."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if private:
+        headers["Cache-Control"] = "private, no-store"
+    return Response(text, media_type=media_type, headers=headers)
+
+
 def is_api_request(path: str) -> bool:
     return path.startswith(API_PREFIXES)
 
@@ -186,6 +195,17 @@ def field_errors(error: DomainError) -> dict[str, str]:
     return {"_form": error.detail}
 
 
+def problem_text(error: DomainError) -> str:
+    """A refusal as a sentence for a notice: fields named as the form labels them."""
+    if isinstance(error, InvalidInput):
+        return "; ".join(
+            f"{FIELD_LABELS.get(form_field(e.field)) or form_field(e.field).replace('_', ' ').capitalize()}: "
+            f"{e.message}"
+            for e in error.errors
+        )
+    return error.detail
+
+
 def flash(request: Request[Any, Any, Any], message: str, *, problem: bool = False) -> None:
     """A notice for the next page this browser shows: "Saved." in green, or (problem=True) a
     refusal in red."""
@@ -213,6 +233,15 @@ FIELD_LABELS = {
     "completion_percent": "Share of sessions to attend",
     "assignment_prompt": "Assignment prompt",
     "prompt_lead_minutes": "Prompt lead",
+    "scenario": "The dilemma",
+    "questions": "Discussion questions",
+    "primary_competency": "Main competency",
+    "audiences": "The mentee is",
+    "disciplines": "Disciplines",
+    "checklist": "Checklist",
+    "comment": "Comment",
+    "scope": "Publish to",
+    "case_ids": "Case studies",
     "reminder_minutes": "Reminders",
     "due_date": "Due date",
     "due_time": "Due time",

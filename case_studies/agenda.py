@@ -13,6 +13,7 @@ from database import lock_for_update
 from errors import InvalidInput
 from facilitators import audit
 from facilitators.services import CurrentUser
+from sessions import prompts
 from sessions.access import require_session
 from sessions.prompt_mail import LinkedCase
 from sessions.tables import Session
@@ -75,7 +76,17 @@ async def set_agenda(session_id: int, case_ids: list[int], *, actor: CurrentUser
                 raise InvalidInput.single(
                     "case_ids", f"{row['title']!r} belongs to another cohort: it stays there"
                 )
+        before = [
+            r["case"]
+            for r in await AgendaItem.select(AgendaItem.case)
+            .where(AgendaItem.session == session_id)
+            .order_by(AgendaItem.position)
+        ]
+        if before == case_ids:
+            return case_ids
         await AgendaItem.delete().where(AgendaItem.session == session_id)
+        # The prompt lists the agenda: it has a new revision.
+        await prompts.prompt_revised(session_id)
         if case_ids:
             await AgendaItem.insert(
                 *[

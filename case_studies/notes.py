@@ -51,7 +51,7 @@ SECTION_LABELS = {
     "open_questions": "Open questions",
     "resources": "Resources mentioned",
 }
-MAX_TEXT = 20_000
+MAX_TEXT = 20_000  # also in schemas.NoteText
 WHOLE_SESSION = "The session as a whole"
 FINAL = NoteStatus.final.value
 DRAFT = NoteStatus.draft.value

@@ -138,3 +138,109 @@ class AgendaIn(Struct, forbid_unknown_fields=True):
 class AgendaItemOut(Struct):
     position: int
     case: CaseOut
+
+
+NoteText = Annotated[str, Meta(max_length=20_000)]
+NoteRoleName = Literal["facilitator", "scribe", "participant"]
+Id = Annotated[int, Meta(ge=1)]
+
+
+# -- discussion notes ----------------------------------------------------------------------
+
+
+class NoteIn(Struct, forbid_unknown_fields=True):
+    """A new note. case_id: a case on the session's agenda; null: the session as a whole.
+    private: the facilitators' own note, never shown to participants or the scribe."""
+
+    case_id: Id | None = None
+    private: bool = False
+    key_issues: NoteText = ""
+    strategies: NoteText = ""
+    open_questions: NoteText = ""
+    resources: NoteText = ""
+
+
+class NotePatch(Struct, forbid_unknown_fields=True):
+    """Only the parts present change. base_revision: the revision you started from; if someone
+    saved the note since, the answer is 409 instead of overwriting their change."""
+
+    key_issues: NoteText | UnsetType = UNSET
+    strategies: NoteText | UnsetType = UNSET
+    open_questions: NoteText | UnsetType = UNSET
+    resources: NoteText | UnsetType = UNSET
+    base_revision: Id | UnsetType = UNSET
+
+
+class ScribeIn(Struct, forbid_unknown_fields=True):
+    person_id: Id
+
+
+class NoteOut(Struct):
+    id: int
+    session_id: int
+    case_id: int | None
+    topic: str  # the case's title, or "The session as a whole"
+    private: bool
+    status: Literal["draft", "final"]
+    revision: int
+    key_issues: str
+    strategies: str
+    open_questions: str
+    resources: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finalized_at: dt.datetime | None
+    sent_at: dt.datetime | None
+    # Who saved it last: shown to the cohort's facilitators only (notes are not attributed).
+    updated_by: str | None
+    can_edit: bool
+    can_finalize: bool
+
+
+class NoteChangeOut(Struct):
+    note: NoteOut
+    changed: bool  # false: the text was the same, no revision was added
+
+
+class NoteRevisionOut(Struct):
+    number: int
+    key_issues: str
+    strategies: str
+    open_questions: str
+    resources: str
+    author: str
+    created_at: dt.datetime
+
+
+class ScribeOut(Struct):
+    person_id: int
+    name: str
+    named_at: dt.datetime
+
+
+class AgendaCaseOut(Struct):
+    case_id: int
+    title: str
+
+
+class SendStateOut(Struct):
+    final_notes: int
+    unsent: int
+    last_sent_at: dt.datetime | None
+
+
+class SessionNotesOut(Struct):
+    session_id: int
+    cohort_id: int
+    viewer: NoteRoleName
+    agenda: list[AgendaCaseOut]
+    notes: list[NoteOut]  # the group's: final ones, and drafts for facilitators and the scribe
+    private_notes: list[NoteOut]  # facilitators only; empty for anyone else
+    scribe: ScribeOut | None  # to facilitators and to the scribe
+    send: SendStateOut | None  # facilitators only
+
+
+class SendOut(Struct):
+    queued: int  # messages added now; 0 when these notes went out already
+    notes: int
+    recipients: int

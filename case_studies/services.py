@@ -50,6 +50,8 @@ from sessions.tables import Cohort, Session
 PUBLISHED = (CaseStatus.published.value, CaseStatus.retired.value)
 IN_REVIEW = (CaseStatus.submitted.value, CaseStatus.in_review.value, CaseStatus.returned.value)
 AUDIENCES = tuple(a.value for a in Audience)
+STATUSES = tuple(s.value for s in CaseStatus)
+PROVENANCES = tuple(p.value for p in Provenance)
 MAX_QUESTIONS = 20
 # Every field a revision keeps.
 TEXT_FIELDS = ("title", "scenario", "questions", "facilitator_notes")
@@ -172,6 +174,7 @@ class CaseView:
     scope: str
     cohort_id: int | None
     cohort_name: str
+    cohort_timezone: str
     author_id: int | None
     author_name: str
     reviewer_id: int | None
@@ -194,6 +197,7 @@ class CaseView:
 _CASE_COLUMNS = (
     *CaseStudy.all_columns(),
     CaseStudy.cohort.name.as_alias("cohort_name"),
+    CaseStudy.cohort.timezone.as_alias("cohort_timezone"),
     CaseStudy.author.name.as_alias("author_name"),
 )
 
@@ -318,6 +322,7 @@ def _view(v: Viewer, row: dict[str, Any]) -> CaseView:
         scope=row["scope"],
         cohort_id=row["cohort"],
         cohort_name=row.get("cohort_name") or "",
+        cohort_timezone=row.get("cohort_timezone") or "",
         author_id=row["author"] if v.knows_history(row) else None,
         author_name=(row.get("author_name") or "") if v.knows_history(row) else "",
         reviewer_id=row["reviewer"],
@@ -701,6 +706,7 @@ class Usage:
     position: int
     title: str
     starts_at: dt.datetime
+    timezone: str
 
 
 async def usage(user: CurrentUser, case_id: int) -> CaseUsage:
@@ -714,6 +720,7 @@ async def usage(user: CurrentUser, case_id: int) -> CaseUsage:
             AgendaItem.session,
             cohort.as_alias("cohort"),
             cohort.name.as_alias("cohort_name"),
+            cohort.timezone.as_alias("timezone"),
             AgendaItem.session.position.as_alias("position"),
             AgendaItem.session.title.as_alias("title"),
             AgendaItem.session.starts_at.as_alias("starts_at"),
@@ -723,7 +730,13 @@ async def usage(user: CurrentUser, case_id: int) -> CaseUsage:
     )
     found = [
         Usage(
-            r["cohort"], r["cohort_name"], r["session"], r["position"], r["title"], r["starts_at"]
+            r["cohort"],
+            r["cohort_name"],
+            r["session"],
+            r["position"],
+            r["title"],
+            r["starts_at"],
+            r["timezone"],
         )
         for r in rows
         if user.is_office or r["cohort"] in v.facilitates or r["cohort"] in v.enrolled

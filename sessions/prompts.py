@@ -253,6 +253,17 @@ async def cancel_waiting(session_id: int, kinds: tuple[str, ...] = KINDS) -> int
     return await outbox.cancel_waiting(session_id=session_id, kinds=kinds)
 
 
+async def prompt_revised(session_id: int) -> None:
+    """What the prompt says changed without its text changing (the case studies on the
+    session's agenda, say): a new revision, so that a prompt still waiting goes out with what
+    is true now and those who have the earlier one can be sent the update. In the caller's
+    transaction."""
+    await Session.update({Session.prompt_revision: Session.prompt_revision + 1}).where(
+        Session.id == session_id
+    )
+    await cancel_waiting(session_id, kinds=(PROMPT,))
+
+
 async def stop_reminders(person_id: int) -> int:
     """They switched reminders off: their waiting reminders are cancelled too."""
     return await outbox.cancel_waiting(person_id=person_id, kinds=(REMINDER,))

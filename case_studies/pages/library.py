@@ -1,6 +1,5 @@
 """HTML pages of the case library: search and filters, a case's page (with its review, thread,
-revisions and where it was used), the editor with preview, the review queue, and a session's
-agenda of cases."""
+revisions and where it was used), the editor with preview, and the review queue."""
 
 from __future__ import annotations
 
@@ -12,15 +11,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from case_studies import agenda, services
+from case_studies import services
 from case_studies.tables import Audience, CaseStatus, Provenance
 from errors import DomainError, Forbidden
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser
 from facilitators.tables import Role
 from sessions import curricula
-from sessions import services as session_services
-from web import field_errors, flash, form_data, form_lists, page
+from web import field_errors, flash, form_data, form_lists, page, problem_text
 
 PAGE_SIZE = 20
 AUDIENCE_LABELS = {
@@ -102,6 +100,7 @@ class CasePages(Controller):
             offset=(number - 1) * PAGE_SIZE,
         )
         result = await services.list_cases(user, filters)
+        competencies = await curricula.list_competencies()
         return page(
             "case_studies/library.html",
             {
@@ -109,7 +108,8 @@ class CasePages(Controller):
                 "filters": filters,
                 "page_number": number,
                 "pages": max(1, -(-result.total // PAGE_SIZE)),
-                "competencies": await curricula.list_competencies(),
+                "competencies": competencies,
+                "competency_names": {c.code: c.name for c in competencies},
                 "audiences": AUDIENCE_LABELS,
                 "statuses": [s.value for s in CaseStatus],
                 "provenances": [p.value for p in Provenance],
@@ -347,7 +347,7 @@ class CasePages(Controller):
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, f"Not done: {error.detail}", problem=True)
+            flash(request, f"Not done: {problem_text(error)}", problem=True)
         return Redirect(path=f"/cases/{case_id}")
 
     @get("/{case_id:int}/diff")
@@ -368,49 +368,3 @@ class CasePages(Controller):
                 "diffs": await services.diff(user, case_id, older, newer),
             },
         )
-
-
-class AgendaPages(Controller):
-    """A session's agenda: its facilitators pick cases from the library and order them."""
-
-    path = "/sessions/{session_id:int}/agenda"
-    include_in_schema = False
-    guards = [signed_in]
-
-    @get("/")
-    async def agenda_page(
-        self, session_id: FromPath[int], user: NamedDependency[CurrentUser], q: FromQuery[str] = ""
-    ) -> Template:
-        await session_services.require_session(user, session_id, manage=True)
-        detail = await session_services.get_session(user, session_id)
-        entries = await agenda.session_agenda(user, session_id)
-        chosen = [entry.case.id for entry in entries]
-        found = await services.list_cases(user, services.CaseFilter(q=q[:200], limit=15))
-        return page(
-            "case_studies/agenda.html",
-            {
-                "detail": detail,
-                "s": detail.session,
-                "entries": entries,
-                "chosen": chosen,
-                "found": [c for c in found.cases if c.id not in chosen],
-                "q": q,
-            },
-        )
-
-    @post("/")
-    async def set_agenda(
-        self,
-        session_id: FromPath[int],
-        request: Request[Any, Any, Any],
-        user: NamedDependency[CurrentUser],
-    ) -> Redirect:
-        ids = [int(v) for v in await form_lists(request, "case_ids") if v.isdigit()]
-        try:
-            await agenda.set_agenda(session_id, ids, actor=user)
-            flash(request, "Agenda saved: the session page and the prompt show it.")
-        except DomainError as error:
-            if error.status_code in (403, 404):
-                raise
-            flash(request, f"Not saved: {error.detail}", problem=True)
-        return Redirect(path=f"/sessions/{session_id}/agenda")

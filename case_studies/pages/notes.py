@@ -12,11 +12,11 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from case_studies import notes
-from case_studies.note_controllers import markdown_download
+from case_studies.tables import DiscussionNote
 from errors import DomainError, InvalidInput, NotFound
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser
-from web import field_errors, flash, form_data, page
+from web import download, field_errors, flash, form_data, page
 
 
 def topic_key(case_id: int | None, private: bool) -> str:
@@ -100,26 +100,30 @@ class NotesPages(Controller):
         note_id = int(form["note_id"]) if form.get("note_id", "").isdigit() else None
         key = form.get("key", "")
         try:
-            if note_id is None:
-                note = await notes.create_note(
-                    session_id,
-                    _case_id(form.get("case_id", "")),
-                    notes.NoteText(**text),
-                    private=private,
-                    actor=user,
-                )
-                message = "Note saved as a draft."
-            else:
-                await _require_in_session(user, note_id, session_id)
-                note, changed = await notes.update_note(
-                    note_id,
-                    notes.NoteChanges(**text, base_revision=_revision(form.get("revision", ""))),
-                    actor=user,
-                )
-                message = "Note saved." if changed else "The note is unchanged."
-            if form.get("action") == "finalize" and not note.is_final:
-                note = await notes.finalize_note(note.id, actor=user)
-                message = "Note saved and final: the cohort's participants can read it now."
+            # Saving and finalizing are one change: refused, neither happens.
+            async with DiscussionNote._meta.db.transaction():
+                if note_id is None:
+                    note = await notes.create_note(
+                        session_id,
+                        _case_id(form.get("case_id", "")),
+                        notes.NoteText(**text),
+                        private=private,
+                        actor=user,
+                    )
+                    message = "Note saved as a draft."
+                else:
+                    await _require_in_session(user, note_id, session_id)
+                    note, changed = await notes.update_note(
+                        note_id,
+                        notes.NoteChanges(
+                            **text, base_revision=_revision(form.get("revision", ""))
+                        ),
+                        actor=user,
+                    )
+                    message = "Note saved." if changed else "The note is unchanged."
+                if form.get("action") == "finalize" and not note.is_final:
+                    note = await notes.finalize_note(note.id, actor=user)
+                    message = "Note saved and final: the cohort's participants can read it now."
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
@@ -189,7 +193,8 @@ class NotesPages(Controller):
     async def export(
         self, session_id: FromPath[int], user: NamedDependency[CurrentUser]
     ) -> Response[str]:
-        return markdown_download(await notes.export_markdown(user, session_id))
+        export = await notes.export_markdown(user, session_id)
+        return download(export.text, export.filename, "text/markdown", private=True)
 
 
 async def _require_in_session(user: CurrentUser, note_id: int, session_id: int) -> None:

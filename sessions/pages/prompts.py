@@ -20,7 +20,7 @@ from sessions import absence, links, preferences, prompt_mail, prompt_rules, pro
 from sessions.pages.forms import parse_date, parse_time
 from sessions.pages.session import render_session_page
 from sessions.schedule import local_to_utc
-from web import field_errors, flash, form_data, page
+from web import field_errors, flash, form_data, page, problem_text
 
 # The HTML part of a message shown inside the preview page: its inline styles are allowed, and
 # nothing else (no scripts, no remote content), and only this site may frame it.
@@ -144,7 +144,7 @@ class PromptPages(Controller):
         except DomainError as error:
             if error.status_code in (403, 404):
                 raise
-            flash(request, f"Not sent: {error.detail}", problem=True)
+            flash(request, f"Not sent: {problem_text(error)}", problem=True)
         return Redirect(path=f"/sessions/{session_id}#messages")
 
     @get("/preview")

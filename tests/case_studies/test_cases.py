@@ -647,3 +647,39 @@ async def test_a_participants_search_finds_only_what_they_may_read(
         "/api/case-studies?q=undergraduate&mine=true", headers=world.participant_a.auth
     )
     assert [c["title"] for c in mine.json()["cases"]] == ["My student won't say no"]
+
+
+async def test_a_new_agenda_after_the_prompt_went_out_can_be_sent_as_an_update(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from facilitators.services import CurrentUser
+    from mail.tables import OutboxMessage
+    from sessions.prompts import enqueue_due, send_updated_prompt, session_schedule
+    from sessions.services import publish_schedule
+    from sessions.tables import Session
+
+    admin = CurrentUser(world.admin.id, "Admin", world.admin.email, frozenset({"admin"}))
+    await publish_schedule(world.cohort_a, actor=admin)
+    session = (
+        await Session.select(Session.id, Session.starts_at)
+        .where((Session.cohort == world.cohort_a) & (Session.starts_at > dt.datetime.now(dt.UTC)))
+        .order_by(Session.starts_at)
+        .first()
+    )
+    assert session is not None
+    await enqueue_due(session["starts_at"] - dt.timedelta(hours=3))
+    await OutboxMessage.update({OutboxMessage.state: "sent"}).where(OutboxMessage.kind == "prompt")
+    case_id = await publish_library_case(client, world)
+    await client.put(
+        f"/api/sessions/{session['id']}/case-studies",
+        headers=world.facilitator_a.auth,
+        json={"case_ids": [case_id]},
+    )
+    assert (await session_schedule(admin, session["id"])).outdated == 1
+    assert await send_updated_prompt(session["id"], actor=admin) == 1
+    updated = await OutboxMessage.select(OutboxMessage.content).where(
+        OutboxMessage.key.like("%updated%")
+    )
+    assert b"The silent postdoc" in bytes(updated[0]["content"]) or "The silent postdoc" in (
+        email.message_from_bytes(bytes(updated[0]["content"]), policy=default).as_string()
+    )

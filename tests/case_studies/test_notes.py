@@ -546,3 +546,35 @@ async def test_the_session_page_links_to_the_notes_for_the_cohort_only(
         page = await (await browser(make_client, who)).get(path)
         assert page.status_code == 200
         assert (f'href="{path}/notes"' in page.text) is shown, who.email
+
+
+async def test_a_refused_finalize_saves_nothing_either(
+    client: httpx.AsyncClient, world: World, meeting: Meeting, make_client: Any
+) -> None:
+    from case_studies.tables import DiscussionNote
+
+    session = meeting.session_id
+    note_id = await draft_note(client, world, meeting)
+    await client.put(
+        f"/api/sessions/{session}/scribe",
+        headers=world.facilitator_a.auth,
+        json={"person_id": meeting.scribe.id},
+    )
+    scribe = await browser(make_client, meeting.scribe)
+    page = f"/sessions/{session}/notes"
+    refused = await post_form(
+        scribe,
+        page,
+        {
+            "note_id": str(note_id),
+            "revision": "1",
+            "key_issues": "Changed by a crafted request",
+            "action": "finalize",
+        },
+        page=page,
+    )
+    assert refused.status_code == 403
+    row = await DiscussionNote.select(DiscussionNote.key_issues, DiscussionNote.status).where(
+        DiscussionNote.id == note_id
+    )
+    assert row == [{"key_issues": DRAFT_TEXT, "status": "draft"}]
