@@ -48,9 +48,14 @@ from web import (
     add_security_headers,
     health,
     make_environment,
+    reject_impossible_ids,
 )
 
 NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema", "^/feeds/"]
+# The largest request body a route takes unless it says otherwise (the roster and case-study
+# uploads do). Room for the largest form (a 60-session curriculum with long prompts); past it
+# the answer is 413 (a problem for the API, the error page for pages), before the body is read.
+MAX_BODY_BYTES = 2_000_000
 # What the dispatcher runs before each round: queue the prompts and reminders that are due.
 SCHEDULER_STEPS = (prompts.enqueue_due,)
 
@@ -152,6 +157,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_name="mc_csrf",
             cookie_secure=settings.secure_cookies,
             cookie_samesite="lax",
+            # Pages carry the token in their forms; no script needs to read the cookie.
+            cookie_httponly=True,
             # The API authenticates by Bearer token only and never reads cookies.
             # One-click unsubscribe is a POST from a mail client (RFC 8058): the signed link
             # is its authority, and all it can do is switch one person's reminders off.
@@ -160,6 +167,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=_template_config(),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_security_headers],
+        before_request=reject_impossible_ids,
+        request_max_body_size=MAX_BODY_BYTES,
         lifespan=[database_lifespan, dispatcher_lifespan],
         openapi_config=OpenAPIConfig(
             title="mentorcircle API",

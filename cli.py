@@ -1,4 +1,5 @@
-"""The `mentorcircle` command: migrate, serve, demo, users, tokens. Thin: it calls services."""
+"""The `mentorcircle` command: migrate, serve, demo, users, tokens, backup. Thin: it calls
+services."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
+import os
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from errors import DomainError
@@ -95,6 +99,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         summary = await load_demo()
         print(summary)
         print(f"Demo case library: {await load_demo_cases()} case studies added.")
+        if args.large:
+            from dataset import load_large
+
+            print(await load_large(args.scale))
         print(
             f"Sign in as admin@example.org (or any demo person) with the password {DEMO_PASSWORD!r}."
         )
@@ -231,6 +239,70 @@ def cmd_mail_test(args: argparse.Namespace) -> int:
     return _run(work)
 
 
+PG_DUMP_ADVICE = """mentorcircle backup copies SQLite databases; this one is PostgreSQL. Use pg_dump,
+which takes a consistent snapshot while the app runs:
+
+    pg_dump --format=custom --file=mentorcircle.dump "$DATABASE_URL"
+
+and restore into an empty database with:
+
+    pg_restore --no-owner --dbname="$DATABASE_URL" mentorcircle.dump"""
+
+
+def backup_sqlite(source: Path, target: Path) -> int:
+    """Copy a SQLite database that may be in use with SQLite's online backup API: one step, so
+    the copy is the database as one read transaction saw it (in WAL mode the app keeps writing
+    meanwhile). Written beside the target and renamed, so no half-written file is ever at
+    `target`. The copy is checked (integrity_check) and made a single file (no WAL). Returns
+    its size in bytes."""
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(source, timeout=30)) as live,
+            contextlib.closing(sqlite3.connect(partial)) as copy,
+        ):
+            live.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")
+            (verdict,) = copy.execute("PRAGMA integrity_check").fetchone()
+        if verdict != "ok":
+            raise RuntimeError(f"the copy fails its integrity check: {verdict}")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target.stat().st_size
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A consistent copy of the running SQLite database; on PostgreSQL, how to use pg_dump."""
+    from settings import get_settings
+
+    settings = get_settings()
+    if settings.is_postgres:
+        print(PG_DUMP_ADVICE, file=sys.stderr)
+        return 2
+    source = settings.sqlite_path
+    target = Path(args.path).expanduser()
+    if not source.is_file():
+        print(f"error: there is no database at {source} (DATABASE_URL)", file=sys.stderr)
+        return 2
+    if target.is_dir():
+        print(f"error: {target} is a folder: give the backup's file name", file=sys.stderr)
+        return 2
+    if not target.parent.is_dir():
+        print(f"error: the folder {target.parent} does not exist", file=sys.stderr)
+        return 2
+    if target.exists() and target.resolve() == source.resolve():
+        print("error: that is the database itself: give another file name", file=sys.stderr)
+        return 2
+    if target.exists() and not args.force:
+        print(f"error: {target} exists: add --force to replace it", file=sys.stderr)
+        return 2
+    size = backup_sqlite(source, target)
+    print(f"Backed up {source} to {target} ({size:,} bytes; integrity check ok).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mentorcircle",
@@ -248,9 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
-    commands.add_parser("demo", help="load a demo organization (safe to run again)").set_defaults(
-        func=cmd_demo
+    demo = commands.add_parser("demo", help="load a demo organization (safe to run again)")
+    demo.add_argument(
+        "--large",
+        action="store_true",
+        help="also load a large office (50 cohorts, 1,000 cases, 20,000 messages; once per database)",
     )
+    demo.add_argument("--scale", type=float, default=1.0, help="with --large: multiply its counts")
+    demo.set_defaults(func=cmd_demo)
 
     users = commands.add_parser("users", help="manage people and accounts").add_subparsers(
         dest="users_command", required=True
@@ -280,6 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     dispatch.add_argument("--once", action="store_true", help="send what is due, then stop")
     dispatch.add_argument("--now", help="evaluate what is due at this ISO time (backfills, tests)")
     dispatch.set_defaults(func=cmd_dispatch)
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database safely while the app runs (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument(
+        "path", help="the file to write, e.g. backups/mentorcircle-2027-05-01.sqlite3"
+    )
+    backup.add_argument("--force", action="store_true", help="replace the file if it exists")
+    backup.set_defaults(func=cmd_backup)
 
     mail = commands.add_parser("mail", help="mail set-up").add_subparsers(
         dest="mail_command", required=True

@@ -29,6 +29,10 @@ from piccolo.querystring import QueryString
 
 from settings import Settings
 
+# The largest id a row can have: ids are 32-bit integers on PostgreSQL (serial). A bigger number
+# from a URL would overflow in the database driver (a 500) instead of finding nothing.
+MAX_ID = 2**31 - 1
+
 # Statements that can run on a read-only connection, outside any transaction.
 _READ_PREFIXES = ("SELECT", "WITH", "EXPLAIN", "PRAGMA TABLE_INFO", "VALUES")
 
@@ -237,8 +241,8 @@ class PersistentSQLiteEngine(_CountingMixin, SQLiteEngine):
     async def _fetch(
         connection: aiosqlite.Connection, sql: str, args: list[Any]
     ) -> list[dict[str, Any]]:
-        async with connection.execute(sql, args) as cursor:
-            return cast(list[dict[str, Any]], list(await cursor.fetchall()))
+        # One trip to the connection's thread (execute, fetch and close would be three).
+        return cast(list[dict[str, Any]], list(await connection.execute_fetchall(sql, args)))
 
     async def _run(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
         self._record(sql)

@@ -8,21 +8,28 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from litestar import MediaType, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from litestar.types import Message, Scope
 from piccolo.engine import engine_finder
 from piccolo.querystring import QueryString
 
+from database import MAX_ID
 from errors import DomainError, InvalidInput, TooManyRequests
 from prose import markdown_html
 from settings import PROJECT_ROOT
@@ -58,12 +65,18 @@ _DESCRIPTIONS = {
     403: "The token's owner may not do this",
     404: "Not found, or not visible to the token's owner",
     409: "Conflicts with the current state",
+    413: "The request body is larger than this route accepts",
     422: "A value is not acceptable; `errors` names each field",
 }
 
 
 def problem_responses(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI declarations for the problem-details answers a route can give."""
+    """OpenAPI declarations for the problem-details answers a route can give.
+
+    400 is always declared: Litestar answers a malformed parameter with it (and would otherwise
+    document its own body instead of ours). A route that names 400 takes a request body, and so
+    can also answer 413 when the body is larger than it accepts."""
+    codes = tuple(sorted({400, *codes, *((413,) if 400 in codes else ())}))
     return {
         code: ResponseSpec(
             data_container=Problem,
@@ -401,6 +414,23 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: handle_http_exception,
     Exception: handle_server_error,
 }
+
+
+# -- ids that no row can have (MAX_ID) --------------------------------------------------------
+
+# Integer query parameters that name a row, or count rows: bounded, so that a number no row can
+# have is a 422 naming the parameter (and the API schema says so).
+QueryId = Annotated[int, QueryParameter(ge=1, le=MAX_ID)]
+OptionalQueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+QueryOffset = Annotated[int, QueryParameter(ge=0, le=MAX_ID)]
+
+
+async def reject_impossible_ids(request: Request[Any, Any, Any]) -> None:
+    """A `before_request` hook: an integer path parameter that no row can have is a 404 (a
+    problem for the API, the error page for pages), like any id that does not exist."""
+    for value in request.path_params.values():
+        if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
+            raise NotFoundException()
 
 
 # -- security headers -----------------------------------------------------------------------

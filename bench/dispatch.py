@@ -7,12 +7,15 @@ fresh SQLite database, then sends them to an SMTP sink running in another proces
   2. mentorcircle: claim batches from the outbox, send over one connection per batch, record
      every outcome in the database.
 
-It prints messages per second for both and their ratio (target: at least 0.60), and the peak
-resident memory of this process. Absolute numbers drift on shared machines; the ratio, taken
-in the same run, is what to compare.
+It prints messages per second for both and their ratio (target: at least 0.60), and the memory
+of the process that sends through the outbox: its peak resident set while sending (target:
+under 200 MB at 50,000 messages). That process is not this one: this one holds every prepared
+message for the bare loop, the outbox's sender makes its messages in batches of 1,000 and
+enqueues them as it goes, as the apps do. Absolute numbers drift on shared machines; the
+ratio, taken in the same run, is what to compare.
 
     .venv/bin/python bench/dispatch.py            # 10,000 messages
-    .venv/bin/python bench/dispatch.py --count 50000
+    .venv/bin/python bench/dispatch.py --count 50000   # the memory figure's size
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import resource
 import socket
@@ -91,7 +95,26 @@ async def bare_loop(port: int, messages: list[tuple[str, bytes]]) -> float:
     return len(messages) / elapsed
 
 
-async def mentorcircle(port: int, messages: list[tuple[str, bytes]]) -> float:
+def rss_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process, in MB, from /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start the peak (VmHWM) afresh from the current size; Linux only."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+async def mentorcircle(port: int, count: int) -> dict[str, float]:
+    """In a process of its own: enqueue `count` messages (made 1,000 at a time), then send them
+    through the outbox; the rate and this process's memory while sending."""
     from piccolo.engine import engine_finder
 
     from cli import migrate
@@ -101,7 +124,7 @@ async def mentorcircle(port: int, messages: list[tuple[str, bytes]]) -> float:
     from mail.transports import SMTPConfig, SMTPTransport
 
     await migrate()
-    for start in range(0, len(messages), 1000):
+    for start in range(0, count, 1000):
         await outbox.enqueue(
             [
                 outbox.NewMessage(
@@ -112,8 +135,8 @@ async def mentorcircle(port: int, messages: list[tuple[str, bytes]]) -> float:
                     content,
                     message_id_for(f"bench:{n}", "example.org"),
                 )
-                for n, (recipient, content) in enumerate(
-                    messages[start : start + 1000], start=start
+                for n, (recipient, content) in (
+                    (n, invite_bytes(n)) for n in range(start, min(start + 1000, count))
                 )
             ]
         )
@@ -121,15 +144,37 @@ async def mentorcircle(port: int, messages: list[tuple[str, bytes]]) -> float:
         SMTPConfig.from_url(f"smtp://127.0.0.1:{port}?starttls=false&timeout=30"),
         "office@example.org",
     )
+    before = rss_mb("VmRSS")
+    enqueuing = rss_mb("VmHWM")
+    resettable = reset_peak_rss()
     started = time.perf_counter()
     # The dispatcher as it ships: the default batch and lease.
     progress = await dispatch_due(transport, DispatchConfig())
     elapsed = time.perf_counter() - started
-    assert progress.sent == len(messages), progress
+    assert progress.sent == count, progress
     engine = engine_finder()
     assert engine is not None
     await engine.close_connection_pool()
-    return len(messages) / elapsed
+    return {
+        "rate": count / elapsed,
+        "rss_before_mb": before,
+        "peak_sending_mb": rss_mb("VmHWM") if resettable else float("nan"),
+        # (Not ru_maxrss: Linux carries the parent's figure over fork and exec.)
+        "peak_enqueuing_mb": enqueuing,
+    }
+
+
+def outbox_in_child(port: int, count: int) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--outbox-child", str(port), "--count", str(count)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the outbox sender failed:\n{result.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def main() -> None:
@@ -137,7 +182,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--outbox-child", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.outbox_child:
+        print(json.dumps(asyncio.run(mentorcircle(args.outbox_child, args.count))))
+        return
     var = Path(tempfile.mkdtemp(prefix="mentorcircle-bench-"))
     os.environ.update(
         {
@@ -159,17 +208,24 @@ def main() -> None:
         messages = [invite_bytes(n) for n in range(args.count)]
         size = sum(len(content) for _, content in messages) / len(messages)
         bare = asyncio.run(bare_loop(port, messages))
-        ours = asyncio.run(mentorcircle(port, messages))
+        del messages
+        ours = outbox_in_child(port, args.count)
     finally:
         sink.terminate()
         sink.wait(timeout=10)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"messages: {args.count}, average size {size / 1024:.1f} KiB")
     print(f"bare aiosmtplib loop:       {bare:8.0f} messages/s")
-    print(f"mentorcircle dispatcher:    {ours:8.0f} messages/s")
-    print(f"ratio: {ours / bare:.2f} (target >= 0.60)")
+    print(f"mentorcircle dispatcher:    {ours['rate']:8.0f} messages/s")
+    print(f"ratio: {ours['rate'] / bare:.2f} (target >= 0.60)")
     print(
-        f"peak RSS of this process: {peak_mb:.0f} MB (includes the {args.count} prepared messages)"
+        f"outbox sender's memory: {ours['rss_before_mb']:.0f} MB before sending, "
+        f"peak {ours['peak_sending_mb']:.0f} MB while sending (target < 200 MB; "
+        f"{ours['peak_enqueuing_mb']:.0f} MB while enqueuing)"
+    )
+    print(
+        f"(this process, which holds the {args.count} prepared messages for the bare loop: "
+        f"peak {peak_mb:.0f} MB)"
     )
 
 

@@ -40,7 +40,7 @@ from case_studies.schemas import (
 from errors import Checks, FieldError
 from facilitators.guards import signed_in
 from facilitators.services import CurrentUser
-from web import download, problem_responses
+from web import QueryId, QueryOffset, download, problem_responses
 
 
 def case_out(case: services.CaseView) -> CaseOut:
@@ -124,7 +124,7 @@ class CaseStudyController(Controller):
         provenance: FromQuery[str] = "",
         mine: FromQuery[bool] = False,
         limit: FromQuery[int] = 20,
-        offset: FromQuery[int] = 0,
+        offset: QueryOffset = 0,
     ) -> CasePageOut:
         checks = Checks()
         for name, value, allowed in (
@@ -138,8 +138,6 @@ class CaseStudyController(Controller):
                 )
         if not 1 <= limit <= 100:
             checks.errors.append(FieldError("limit", "must be between 1 and 100"))
-        if offset < 0:
-            checks.errors.append(FieldError("offset", "must be 0 or more"))
         checks.done()
         filters = services.CaseFilter(
             q[:200],
@@ -311,8 +309,8 @@ class CaseStudyController(Controller):
         self,
         case_id: FromPath[int],
         user: NamedDependency[CurrentUser],
-        older: FromQuery[int],
-        newer: FromQuery[int],
+        older: QueryId,
+        newer: QueryId,
     ) -> list[FieldDiffOut]:
         return [
             FieldDiffOut(d.field, list(d.lines))

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from piccolo.query.functions import Coalesce
 from piccolo.query.functions.aggregate import Count
 
 from case_studies import notifications, search
@@ -636,35 +637,105 @@ class CasePage:
     usage: dict[int, int] = field(default_factory=dict)  # case -> sessions that used it
 
 
+def _visible_to(v: Viewer, statuses: tuple[str, ...]) -> Any:
+    """`Viewer.sees` as a WHERE clause for cases in one of `statuses`, so that the database
+    filters and counts (office staff's whole published library is then an index range)."""
+    if v.user.is_office and statuses == (CaseStatus.published.value,):
+        return CaseStudy.status == CaseStatus.published.value  # everyone's, the author's too
+    members = sorted(v.facilitates | v.enrolled)
+    clauses: list[Any] = []
+    if any(status in PUBLISHED for status in statuses):
+        if v.user.is_office:
+            clauses.append(CaseStudy.status.is_in(list(PUBLISHED)))
+        else:
+            library: Any = CaseStudy.scope == Scope.library.value
+            if members:
+                library |= CaseStudy.cohort.is_in(members)
+            clauses.append(CaseStudy.status.is_in(list(PUBLISHED)) & library)
+    if any(status in IN_REVIEW for status in statuses):
+        if v.user.is_admin:
+            clauses.append(CaseStudy.status.is_in(list(IN_REVIEW)))
+        elif v.facilitates:
+            clauses.append(
+                CaseStudy.status.is_in(list(IN_REVIEW))
+                & CaseStudy.cohort.is_in(sorted(v.facilitates))
+            )
+    visible: Any = CaseStudy.author == v.user.person_id
+    for clause in clauses:
+        visible |= clause
+    return visible
+
+
+# Ranked matches are filtered with an IN list up to this many; beyond, every visible id is read
+# and intersected here (drivers take at most ~32,000 parameters).
+_MAX_IN_LIST = 5_000
+
+
 async def list_cases(user: CurrentUser, filters: CaseFilter) -> CasePage:
     """The cases the viewer may see that match, relevant first when searching by words, else
-    newest first; paginated."""
+    newest first; paginated. The database filters what the viewer may see, and for a plain
+    listing sorts and cuts the page too; the page's full rows are read last, so that the cost
+    follows the page, not the library (a search still ranks all of its matches)."""
     v = await viewer(user)
-    query = CaseStudy.select(*_CASE_COLUMNS)
-    where: Any = CaseStudy.id > 0
     if filters.mine:
-        where &= CaseStudy.author == user.person_id
-    elif filters.status:
-        where &= CaseStudy.status == filters.status
+        where: Any = CaseStudy.author == user.person_id  # one's own cases are all visible
     else:
-        where &= CaseStudy.status == CaseStatus.published.value
+        status = filters.status or CaseStatus.published.value
+        where = _visible_to(v, (status,)) & (CaseStudy.status == status)
     if filters.provenance:
         where &= CaseStudy.provenance == filters.provenance
+    limit = min(max(filters.limit, 1), 100)
+    offset = max(filters.offset, 0)
+    arrays = bool(filters.competency or filters.audience or filters.discipline)
     rank: dict[int, float] = {}
     if filters.q.strip():
         rank = await search.ranked(filters.q)
         if not rank:
             return CasePage((), 0, filters)
-        where &= CaseStudy.id.is_in(list(rank))
-    rows = [r for r in await query.where(where) if v.sees(r) and _matches(r, filters)]
-    if rank:
-        rows.sort(key=lambda r: (-rank.get(r["id"], 0.0), r["id"]))
+        if len(rank) <= _MAX_IN_LIST:
+            where &= CaseStudy.id.is_in(list(rank))
+    if not rank and not arrays:
+        total = await CaseStudy.count().where(where)
+        rows = (
+            await CaseStudy.select(*_CASE_COLUMNS)
+            .where(where)
+            .order_by(_NEWEST, ascending=False)
+            .order_by(CaseStudy.id, ascending=False)
+            .limit(limit)
+            .offset(offset)
+        )
     else:
-        rows.sort(key=lambda r: (r["published_at"] or r["updated_at"], r["id"]), reverse=True)
-    limit = min(max(filters.limit, 1), 100)
-    page = rows[max(filters.offset, 0) : max(filters.offset, 0) + limit]
-    usage = await _usage_counts([r["id"] for r in page])
-    return CasePage(tuple(_view(v, r) for r in page), len(rows), filters, usage)
+        # The candidates' ids (and tags, to filter on them), then the page's rows.
+        light: list[Any] = [CaseStudy.id]
+        if not rank:
+            light += [CaseStudy.published_at, CaseStudy.updated_at]
+        if arrays:
+            light += [CaseStudy.primary_competency, CaseStudy.competencies]
+            light += [CaseStudy.audiences, CaseStudy.disciplines]
+        found = [
+            r
+            for r in await CaseStudy.select(*light).where(where)
+            if (not rank or r["id"] in rank) and _matches(r, filters)
+        ]
+        if rank:
+            found.sort(key=lambda r: (-rank[r["id"]], r["id"]))
+        else:
+            found.sort(key=lambda r: (r["published_at"] or r["updated_at"], r["id"]), reverse=True)
+        total = len(found)
+        ids = [r["id"] for r in found[offset : offset + limit]]
+        by_id = {
+            r["id"]: r
+            for r in (
+                await CaseStudy.select(*_CASE_COLUMNS).where(CaseStudy.id.is_in(ids)) if ids else []
+            )
+        }
+        rows = [by_id[i] for i in ids]
+    usage = await _usage_counts([r["id"] for r in rows])
+    return CasePage(tuple(_view(v, r) for r in rows), total, filters, usage)
+
+
+# Newest first: when published, or last changed for a case never published.
+_NEWEST = Coalesce(CaseStudy.published_at, CaseStudy.updated_at)
 
 
 def _matches(row: dict[str, Any], f: CaseFilter) -> bool:

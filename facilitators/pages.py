@@ -116,12 +116,19 @@ class SignInPages(Controller):
         form = await form_data(request)
         email = form.get("email", "").strip()
         target = safe_next(form.get("next"))
+        client = request.client.host if request.client else ""
         try:
-            result = await services.authenticate_password(email, form.get("password", ""))
+            result = await services.authenticate_password(
+                email, form.get("password", ""), client=client
+            )
         except Forbidden as deactivated:
             return _sign_in_page(
                 target, email=email, error=deactivated.detail.capitalize() + ".", status_code=403
             )
+        except TooManyRequests as limited:
+            response = _sign_in_page(target, email=email, error=limited.detail, status_code=429)
+            response.headers["Retry-After"] = str(limited.retry_after)
+            return response
         if result is None:
             return _sign_in_page(
                 target,

@@ -16,7 +16,7 @@ from piccolo.query import WhereRaw
 
 from database import is_unique_violation
 from errors import Conflict, Forbidden, InvalidInput, NotFound
-from facilitators import audit
+from facilitators import audit, rate_limits
 from facilitators.tables import (
     Account,
     ApiToken,
@@ -353,11 +353,23 @@ async def set_password(person_id: int, password: str, *, actor_id: int | None) -
 
 
 async def password_matches(person_id: int, password: str) -> bool:
+    """Whether `password` is the person's own (asked again before changing it). A wrong one is
+    audited like a failed sign-in: someone may be trying passwords in a browser left open."""
     row = await Account.select(Account.password_hash).where(Account.person == person_id).first()
     if row is None or not row["password_hash"]:
         await _waste_a_verification(password)
-        return False
-    return await verify_password(password, row["password_hash"])
+        matches = False
+    else:
+        matches = await verify_password(password, row["password_hash"])
+    if not matches:
+        await audit.record(
+            person_id,
+            "auth.password_check_failed",
+            "person",
+            person_id,
+            summary="Wrong current password when changing the password",
+        )
+    return matches
 
 
 async def _require_person(person_id: int) -> None:
@@ -445,6 +457,12 @@ async def grant_role(person_id: int, role: str) -> None:
 
 # -- signing in -----------------------------------------------------------------------------
 
+# Password sign-in: at most this many failed attempts per email address, and per client
+# address, in PASSWORD_WINDOW (kept in the database: see rate_limits).
+PASSWORD_WINDOW = rate_limits.WINDOW
+PASSWORD_FAILURES_PER_ADDRESS = 10
+PASSWORD_FAILURES_PER_CLIENT = 50
+
 
 async def roles_of(person_id: int) -> frozenset[str]:
     """The roles a person holds."""
@@ -458,8 +476,45 @@ class SignIn:
     session_generation: int
 
 
-async def authenticate_password(email: str, password: str) -> SignIn | None:
-    """The signed-in user, or None: wrong email and wrong password look the same."""
+def _password_refusal(scope: str, wait_minutes: int) -> str:
+    source = "for this email address" if scope.startswith("password:") else "from your network"
+    return (
+        f"Too many failed sign-in attempts {source}: try again in "
+        f"{rate_limits.minutes(wait_minutes)}, or email yourself a sign-in link."
+    )
+
+
+async def authenticate_password(
+    email: str, password: str, *, client: str = "", now: dt.datetime | None = None
+) -> SignIn | None:
+    """The signed-in user, or None: wrong email and wrong password look the same.
+
+    Rate limited per address (whether or not it has an account) and per client address:
+    every attempt is counted before the password is checked, and a success takes its count
+    back and clears the address's failures. Past a limit, TooManyRequests, right password or
+    not, until the oldest failure leaves the window."""
+    address_scope = "password:" + hashlib.sha256(email_key(email).encode()).hexdigest()
+    client_scope = f"password-client:{client[:80] or 'unknown'}"
+    counted = await rate_limits.count(
+        [
+            (address_scope, PASSWORD_FAILURES_PER_ADDRESS),
+            (client_scope, PASSWORD_FAILURES_PER_CLIENT),
+        ],
+        now=now or _now(),
+        refusal=_password_refusal,
+    )
+    try:
+        result = await _check_password(email, password)
+    except Forbidden:
+        # The right password for a deactivated account: not a guess that failed.
+        await rate_limits.forgive(counted)
+        raise
+    if result is not None:
+        await rate_limits.forgive(counted, scopes=[address_scope])
+    return result
+
+
+async def _check_password(email: str, password: str) -> SignIn | None:
     row = (
         await Account.select(
             Account.person,
@@ -475,7 +530,15 @@ async def authenticate_password(email: str, password: str) -> SignIn | None:
     )
     if row is not None and row["password_hash"] and not row["active"]:
         # Only someone who knows the password learns that the account is deactivated.
-        if await verify_password(password, row["password_hash"]):
+        right = await verify_password(password, row["password_hash"])
+        await audit.record(
+            row["person"],
+            "auth.sign_in_failed",
+            "person",
+            row["person"],
+            summary="Deactivated account" + ("" if right else "; wrong password"),
+        )
+        if right:
             raise Forbidden("this account is deactivated: ask your office to reactivate it")
         return None
     if row is None or not row["password_hash"]:

@@ -6,17 +6,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import math
 import secrets
 import time
 from dataclasses import dataclass
 from email.utils import formataddr
 
-from database import take_turns
-from errors import Forbidden, Gone, TooManyRequests
-from facilitators import audit
+from errors import Forbidden, Gone
+from facilitators import audit, rate_limits
 from facilitators.services import SignIn, account_holder, email_key
-from facilitators.tables import Account, SignInAttempt, SignInLink
+from facilitators.tables import Account, SignInLink
 from facilitators.validation import normalize_email
 from mail import outbox
 from mail.compose import Draft
@@ -26,7 +24,7 @@ from settings import get_settings
 LINK_LIFETIME = dt.timedelta(minutes=15)
 LINK_PATH = "/sign-in/link/"
 # At most this many links asked for per address, and per client address, in RATE_WINDOW.
-RATE_WINDOW = dt.timedelta(minutes=15)
+RATE_WINDOW = rate_limits.WINDOW
 PER_ADDRESS = 5
 PER_CLIENT = 30
 # Used and expired links stay a day (for whoever looks into a sign-in), then go.
@@ -111,32 +109,16 @@ async def _request_link(
 
 
 async def _count_request(limits: list[tuple[str, int]], now: dt.datetime) -> None:
-    """Count one request against each (scope, limit), or refuse it when a scope already has
-    `limit` requests in the window, saying when the oldest of them leaves it."""
-    since = now - RATE_WINDOW
-    scopes = [scope for scope, _ in limits]
-    # Two instances counting the same scope at once would both see room for one more: the
-    # second waits for the first.
-    await take_turns(*scopes)
-    await SignInAttempt.delete().where(SignInAttempt.at <= since)
-    rows = (
-        await SignInAttempt.select(SignInAttempt.scope, SignInAttempt.at)
-        .where(SignInAttempt.scope.is_in(scopes) & (SignInAttempt.at > since))
-        .order_by(SignInAttempt.at)
-    )
-    for scope, limit in limits:
-        times = [row["at"] for row in rows if row["scope"] == scope]
-        if len(times) >= limit:
-            wait = times[len(times) - limit] + RATE_WINDOW - now
-            seconds = max(1, math.ceil(wait.total_seconds()))
-            minutes = math.ceil(seconds / 60)
-            source = "this address" if scope.startswith("email:") else "your network"
-            raise TooManyRequests(
-                f"Too many sign-in links were asked for {source}: try again in "
-                f"{minutes} minute{'s' if minutes != 1 else ''}.",
-                retry_after=seconds,
-            )
-    await SignInAttempt.insert(*[SignInAttempt(scope=scope, at=now) for scope in scopes])
+    """Count one request for a link against each (scope, limit), or refuse it."""
+
+    def refusal(scope: str, wait_minutes: int) -> str:
+        source = "this address" if scope.startswith("email:") else "your network"
+        return (
+            f"Too many sign-in links were asked for {source}: try again in "
+            f"{rate_limits.minutes(wait_minutes)}."
+        )
+
+    await rate_limits.count(limits, now=now, refusal=refusal)
 
 
 async def _send_link(

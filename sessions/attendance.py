@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from database import lock_for_update
@@ -14,7 +15,7 @@ from facilitators.services import CurrentUser
 from sessions.access import can_manage_cohort, require_cohort, require_session
 from sessions.completion import Completion, CompletionRule, completion
 from sessions.roster import ParticipantRow, list_participants
-from sessions.services import SessionRow, cohort_sessions, cohort_summary
+from sessions.services import CohortSummary, SessionRow, cohort_sessions, cohort_summary
 from sessions.tables import (
     Attendance,
     AttendanceStatus,
@@ -179,9 +180,20 @@ class CompletionRow:
 
 
 async def cohort_completion(cohort_id: int) -> tuple[list[SessionRow], list[CompletionRow]]:
-    """Each enrolled or withdrawn participant's attendance and completion, in three queries."""
-    summary = await cohort_summary(cohort_id)
-    sessions = [s for s in await cohort_sessions(cohort_id) if not s.is_cancelled]
+    """Each enrolled or withdrawn participant's attendance and completion, in a few queries."""
+    return await completion_of(
+        await cohort_summary(cohort_id),
+        await cohort_sessions(cohort_id),
+        await list_participants(cohort_id),
+    )
+
+
+async def completion_of(
+    summary: CohortSummary, all_sessions: Sequence[SessionRow], roster: Sequence[ParticipantRow]
+) -> tuple[list[SessionRow], list[CompletionRow]]:
+    """`cohort_completion` for a page that has read the cohort, its sessions and its whole
+    roster (withdrawn included) already: one more query, for the attendance records."""
+    sessions = [s for s in all_sessions if not s.is_cancelled]
     session_ids = [s.id for s in sessions if not s.extra]
     extra_ids = tuple(s.id for s in sessions if s.extra)
     records = await _records([s.id for s in sessions])
@@ -189,11 +201,7 @@ async def cohort_completion(cohort_id: int) -> tuple[list[SessionRow], list[Comp
     final = summary.status in {"completed", "archived"} or bool(
         sessions and sessions[-1].ends_at <= dt.datetime.now(dt.UTC)
     )
-    participants = [
-        p
-        for p in await list_participants(cohort_id)
-        if p.status != EnrollmentStatus.waitlisted.value
-    ]
+    participants = [p for p in roster if p.status != EnrollmentStatus.waitlisted.value]
     rows = []
     for p in participants:
         by_session = {

@@ -48,7 +48,7 @@ from sessions.schemas import (
     SessionPatch,
     SessionTemplateOut,
 )
-from web import problem_responses
+from web import OptionalQueryId, QueryOffset, problem_responses
 
 
 def _unset(value: Any) -> Any:
@@ -697,17 +697,17 @@ class OutboxController(Controller):
     @get(
         "/",
         summary="Messages, newest first (filters: cohort_id, session_id, kind, state, recipient)",
-        responses=problem_responses(401, 403),
+        responses=problem_responses(401, 403, 422),
     )
     async def list_messages(
         self,
-        cohort_id: FromQuery[int | None] = None,
-        session_id: FromQuery[int | None] = None,
+        cohort_id: OptionalQueryId = None,
+        session_id: OptionalQueryId = None,
         kind: FromQuery[str] = "",
         message_state: Annotated[str, QueryParameter(name="state")] = "",
         recipient: FromQuery[str] = "",
         limit: FromQuery[int] = 100,
-        offset: FromQuery[int] = 0,
+        offset: QueryOffset = 0,
     ) -> list[OutboxMessageOut]:
         rows = await outbox.list_messages(
             outbox.OutboxFilter(

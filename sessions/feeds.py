@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from database import MAX_ID
 from errors import NotFound
 from facilitators import audit
 from facilitators.services import CurrentUser
@@ -127,6 +128,8 @@ async def feed_for(name: str) -> Feed:
     if match is None:
         raise NotFound("no such feed")
     kind, owner_id = match["kind"], int(match["id"])
+    if owner_id > MAX_ID:  # no row has it, and PostgreSQL's integer ids could not hold it
+        raise NotFound("no such feed")
     generation_row: Any = (
         await Person.select(Person.feed_generation).where(Person.id == owner_id).first()
         if kind == "p"

@@ -18,6 +18,9 @@ from errors import FieldError, InvalidInput
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MIN_MINUTES, MAX_MINUTES = 15, 600
 MAX_SESSIONS = 60
+# The years a meeting can be in: far enough from the calendar's ends (year 1, year 9999) that
+# stepping weeks and converting between zones never overflows.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Schedule:
 def local_to_utc(day: dt.date, at: dt.time, zone: ZoneInfo, field: str) -> tuple[dt.datetime, str]:
     """The UTC instant of a local wall time. A skipped time is an error; a repeated one takes
     the first occurrence and says so in the returned note."""
+    check_year(day, field)
     naive = dt.datetime.combine(day, at.replace(tzinfo=None))
     first = naive.replace(tzinfo=zone, fold=0)
     back = first.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None)
@@ -98,6 +102,13 @@ def local_to_utc(day: dt.date, at: dt.time, zone: ZoneInfo, field: str) -> tuple
     return first.astimezone(dt.UTC), note
 
 
+def check_year(day: dt.date, field: str) -> None:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput.single(
+            field, f"{day.isoformat()} is out of range: use a year from {FIRST_YEAR} to {LAST_YEAR}"
+        )
+
+
 def check_minutes(minutes: int, field: str) -> int:
     if minutes <= 0:
         raise InvalidInput.single(field, "a session must end after it starts")
@@ -111,6 +122,7 @@ def _series_dates(rule: ScheduleRule, count: int) -> list[dt.date]:
     if not 1 <= rule.interval_weeks <= 8:
         raise InvalidInput.single("schedule.interval_weeks", "must be between 1 and 8")
     day = rule.first_date
+    check_year(day, "schedule.first_date")
     if rule.weekday is not None:
         day += dt.timedelta(days=(rule.weekday - day.weekday()) % 7)
     dates: list[dt.date] = []

@@ -176,6 +176,9 @@ class CohortSummary:
     completion: CompletionRule
     prompt_lead_minutes: int = 7 * 24 * 60
     reminder_minutes: tuple[int, ...] = ()
+    # Staff review messages before they go; the generation of the cohort's feed address.
+    review_mail: bool = False
+    feed_generation: int = 0
 
     @property
     def size_warning(self) -> str | None:
@@ -340,6 +343,8 @@ async def _summaries(cohort_ids: list[int] | None) -> list[CohortSummary]:
             ),
             prompt_lead_minutes=row["prompt_lead_minutes"],
             reminder_minutes=tuple(row["reminder_minutes"] or ()),
+            review_mail=row["review_mail"],
+            feed_generation=row["feed_generation"],
         )
         for row in cohorts
     ]

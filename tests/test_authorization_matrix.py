@@ -804,6 +804,54 @@ async def _a_message(world: World) -> int:
     return int(row["id"])
 
 
+def route_path(template: str, row: Row, world: World, ids: Ids) -> str:
+    """The path a row calls: its own, or the template with cohort A in it."""
+    if row.path:
+        return row.path(world, ids)
+    return template.replace("{cohort_id:int}", str(world.cohort_a))
+
+
+async def prepare(
+    client: httpx.AsyncClient, world: World, role: str, *, api: bool
+) -> dict[str, str]:
+    """Become `role`: its token's headers for the API; for pages, the browser signs in."""
+    person = world.as_role(role)
+    if person is None:
+        return {}
+    if api:
+        return person.auth
+    await sign_in(client, person.email)
+    return {}
+
+
+async def call(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    row: Row,
+    world: World,
+    ids: Ids,
+    role: str,
+    headers: dict[str, str],
+) -> httpx.Response:
+    """Call a route as the matrix does: JSON or CSV for the API, a form with a valid CSRF token
+    for pages (so what is tested is the permission, not the CSRF check)."""
+    if method == "GET":
+        return await client.get(path, headers=headers)
+    if path.startswith("/api/") and row.csv is not None:
+        return await client.request(
+            method, path, headers={**headers, "Content-Type": "text/csv"}, content=row.csv
+        )
+    if path.startswith("/api/"):
+        body = row.json(world, ids, role) if callable(row.json) else row.json or {}
+        return await client.request(method, path, headers=headers, json=_per_role(body, role))
+    token = await csrf_token(client, "/sign-in")
+    fields = row.form(world, ids, role) if callable(row.form) else row.form
+    return await client.post(
+        path, headers=headers, data={**_per_role(fields, role), "_csrf_token": token}
+    )
+
+
 @pytest.mark.parametrize(("method", "template"), app_routes())
 async def test_route_answers_each_role_as_the_matrix_says(
     method: str, template: str, make_client: Any, world: World
@@ -811,39 +859,12 @@ async def test_route_answers_each_role_as_the_matrix_says(
     row = MATRIX.get((method, template))
     assert row is not None, f"{method} {template} has no row in the authorization matrix"
     ids = await _ids(world)
-    is_api = template.startswith("/api/")
-    path = (
-        row.path(world, ids)
-        if row.path
-        else template.replace("{cohort_id:int}", str(world.cohort_a))
-    )
+    path = route_path(template, row, world, ids)
     observed = []
     for role in CALL_ORDER:
-        person = world.as_role(role)
         client: httpx.AsyncClient = make_client()
-        headers: dict[str, str] = {}
-        if person is not None:
-            if is_api:
-                headers = person.auth
-            else:
-                await sign_in(client, person.email)
-        if method == "GET":
-            response = await client.get(path, headers=headers)
-        elif is_api and row.csv is not None:
-            response = await client.request(
-                method, path, headers={**headers, "Content-Type": "text/csv"}, content=row.csv
-            )
-        elif is_api:
-            body = row.json(world, ids, role) if callable(row.json) else row.json or {}
-            response = await client.request(
-                method, path, headers=headers, json=_per_role(body, role)
-            )
-        else:
-            token = await csrf_token(client, "/sign-in")
-            fields = row.form(world, ids, role) if callable(row.form) else row.form
-            response = await client.post(
-                path, headers=headers, data={**_per_role(fields, role), "_csrf_token": token}
-            )
+        headers = await prepare(client, world, role, api=template.startswith("/api/"))
+        response = await call(client, method, path, row, world, ids, role, headers)
         observed.append(response.status_code)
     expected = tuple(row.expected(role) for role in CALL_ORDER)
     assert tuple(observed) == expected, f"{method} {template}: " + ", ".join(

@@ -18,7 +18,7 @@ from facilitators.guards import signed_in
 from facilitators.services import CurrentUser
 from facilitators.tables import Role
 from sessions import curricula
-from web import field_errors, flash, form_data, form_lists, page, problem_text
+from web import QueryId, field_errors, flash, form_data, form_lists, page, problem_text
 
 PAGE_SIZE = 20
 AUDIENCE_LABELS = {
@@ -87,7 +87,7 @@ class CasePages(Controller):
         mine: FromQuery[bool] = False,
         page_number: FromQuery[int] = 1,
     ) -> Template:
-        number = max(page_number, 1)
+        number = min(max(page_number, 1), 10_000)
         filters = services.CaseFilter(
             q=q[:200],
             competency=competency[:40],
@@ -355,8 +355,8 @@ class CasePages(Controller):
         self,
         case_id: FromPath[int],
         user: NamedDependency[CurrentUser],
-        older: FromQuery[int],
-        newer: FromQuery[int],
+        older: QueryId,
+        newer: QueryId,
     ) -> Template:
         case = await services.get_case(user, case_id)
         return page(

@@ -195,13 +195,21 @@ class CohortPages(Controller):
     ) -> Template:
         detail = await services.get_cohort(user, cohort_id)
         summary = detail.summary
-        participants = await roster.list_participants(cohort_id, include_withdrawn=False)
+        # The whole roster once: the page lists who is in, completion counts who withdrew too.
+        everyone = await roster.list_participants(cohort_id)
+        participants = [p for p in everyone if p.status != "withdrawn"]
         waiting = [p for p in participants if p.status == "waitlisted"]
         my_place = next(
             (index for index, p in enumerate(waiting, start=1) if p.person_id == user.person_id),
             None,
         )
-        sessions, completion_rows = await attendance.completion_for(user, cohort_id)
+        sessions, completion_rows = await attendance.completion_of(
+            summary, detail.sessions, everyone
+        )
+        if not detail.can_manage:  # a participant sees only their own row
+            completion_rows = [
+                r for r in completion_rows if r.participant.person_id == user.person_id
+            ]
         mine = next((r for r in completion_rows if r.participant.person_id == user.person_id), None)
         return page(
             "sessions/cohort.html",
@@ -214,8 +222,10 @@ class CohortPages(Controller):
                 else "",
                 "my_completion": mine,
                 "my_waitlist_place": my_place,
-                "cohort_feed": await feeds.cohort_feed_links(cohort_id) if user.is_office else None,
-                "review_mail": (await services.cohort_mail_settings(cohort_id))["review_mail"],
+                "cohort_feed": feeds.links(feeds.feed_name("c", cohort_id, summary.feed_generation))
+                if user.is_office
+                else None,
+                "review_mail": summary.review_mail,
                 "counted_sessions": sessions,
                 "rule_text": attendance.rule_text(summary.completion, len(sessions)),
                 "transitions": _ordered(STATUS_TRANSITIONS[summary.status]),

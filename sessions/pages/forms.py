@@ -38,7 +38,8 @@ def parse_date(value: str, field: str) -> dt.date:
 
 def parse_time(value: str, field: str) -> dt.time:
     text = value.strip()
-    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?", text):
+    # ASCII digits only: \d would also match other scripts' digits, which fromisoformat refuses.
+    if not re.fullmatch(r"([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?", text):
         raise InvalidInput.single(field, f"{text!r} is not a time like 15:00")
     return dt.time.fromisoformat(text.zfill(5) if len(text) == 4 else text)
 

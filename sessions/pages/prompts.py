@@ -20,7 +20,7 @@ from sessions import absence, links, preferences, prompt_mail, prompt_rules, pro
 from sessions.pages.forms import parse_date, parse_time
 from sessions.pages.session import render_session_page
 from sessions.schedule import local_to_utc
-from web import field_errors, flash, form_data, page, problem_text
+from web import OptionalQueryId, field_errors, flash, form_data, page, problem_text
 
 # The HTML part of a message shown inside the preview page: its inline styles are allowed, and
 # nothing else (no scripts, no remote content), and only this site may frame it.
@@ -153,7 +153,7 @@ class PromptPages(Controller):
         session_id: FromPath[int],
         user: NamedDependency[CurrentUser],
         kind: FromQuery[str | None] = None,
-        person: FromQuery[int | None] = None,
+        person: OptionalQueryId = None,
     ) -> Template:
         chosen = _kind(kind)
         rendered, recipient = await prompts.preview(user, session_id, chosen, person)
@@ -177,7 +177,7 @@ class PromptPages(Controller):
         session_id: FromPath[int],
         user: NamedDependency[CurrentUser],
         kind: FromQuery[str | None] = None,
-        person: FromQuery[int | None] = None,
+        person: OptionalQueryId = None,
     ) -> Response[str]:
         rendered, _ = await prompts.preview(user, session_id, _kind(kind), person)
         return Response(
