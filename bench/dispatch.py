@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -213,6 +214,7 @@ def main() -> None:
     finally:
         sink.terminate()
         sink.wait(timeout=10)
+        shutil.rmtree(var, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"messages: {args.count}, average size {size / 1024:.1f} KiB")
     print(f"bare aiosmtplib loop:       {bare:8.0f} messages/s")

@@ -29,6 +29,7 @@ import asyncio
 import logging
 import os
 import re
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -320,17 +321,20 @@ def main() -> None:
     # This process counts queries and derives feed addresses: the same settings as the servers.
     os.environ.update(env)
     pg_env = None
-    started = time.perf_counter()
-    print("loading the large office into SQLite ...", flush=True)
-    run_cli(env, "demo", "--large")
-    if args.postgres:
-        pg_var = var / "postgres"
-        pg_var.mkdir()
-        pg_env = environment(pg_var, args.postgres)
-        print("loading the large office into PostgreSQL (if it is not there yet) ...", flush=True)
-        run_cli(pg_env, "demo", "--large")
-    print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
-    asyncio.run(measure(args, env, pg_env))
+    try:
+        started = time.perf_counter()
+        print("loading the large office into SQLite ...", flush=True)
+        run_cli(env, "demo", "--large")
+        if args.postgres:
+            pg_var = var / "postgres"
+            pg_var.mkdir()
+            pg_env = environment(pg_var, args.postgres)
+            print("loading the large office into PostgreSQL (unless it is there) ...", flush=True)
+            run_cli(pg_env, "demo", "--large")
+        print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+        asyncio.run(measure(args, env, pg_env))
+    finally:
+        shutil.rmtree(var, ignore_errors=True)
 
 
 if __name__ == "__main__":
