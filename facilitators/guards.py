@@ -1,4 +1,6 @@
-"""Route guards by role. Cohort-level rules (who sees which cohort) live in sessions.services."""
+"""Route guards by role. Cohort-level rules (who sees which cohort) live in sessions.services.
+
+Guards are async: Litestar runs a plain function guard in a worker thread, on every request."""
 
 from __future__ import annotations
 
@@ -20,16 +22,16 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
     return user
 
 
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     current_user(connection)
 
 
-def office_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def office_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_user(connection).is_office:
         raise PermissionDeniedException("only administrators and office staff may do this")
 
 
-def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_user(connection).is_admin:
         raise PermissionDeniedException("only administrators may do this")
 

@@ -12,9 +12,11 @@ import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from piccolo.columns import Column
 from piccolo.query import WhereRaw
+from piccolo.querystring import QueryString
 
-from database import is_unique_violation
+from database import Prepared, is_unique_violation
 from errors import Conflict, Forbidden, InvalidInput, NotFound
 from facilitators import audit, rate_limits
 from facilitators.tables import (
@@ -464,9 +466,59 @@ PASSWORD_FAILURES_PER_ADDRESS = 10
 PASSWORD_FAILURES_PER_CLIENT = 50
 
 
+_ROLES_OF = {
+    "sqlite": "(SELECT group_concat(role, ',') FROM role_grant WHERE role_grant.person = {})",
+    "postgres": "(SELECT string_agg(role, ',') FROM role_grant WHERE role_grant.person = {})",
+}
+
+
+def _roles_column(person: Column) -> QueryString:
+    """The roles of the person in the `person` column, comma-separated, as a column: a
+    request learns who signs it in with one query."""
+    return QueryString(_ROLES_OF[person._meta.engine_type], person).as_alias("roles")
+
+
+def _roles(joined: str | None) -> frozenset[str]:
+    return frozenset(joined.split(",")) if joined else frozenset()
+
+
+# Every request reads who signs it in: their SQL is built once (see `database.Prepared`).
+_ACCOUNT_HOLDER = Prepared(
+    lambda person: (
+        Account.select(
+            Account.session_generation,
+            Account.person.name.as_alias("name"),
+            Account.person.email.as_alias("email"),
+            Account.person.active.as_alias("active"),
+            Account.person.timezone.as_alias("timezone"),
+            _roles_column(Account.person),
+        )
+        .where(Account.person == person)
+        .first()
+    )
+)
+_TOKEN_HOLDER = Prepared(
+    lambda token_hash: (
+        ApiToken.select(
+            ApiToken.id,
+            ApiToken.person,
+            ApiToken.revoked_at,
+            ApiToken.last_used_at,
+            ApiToken.person.name.as_alias("name"),
+            ApiToken.person.email.as_alias("email"),
+            ApiToken.person.active.as_alias("active"),
+            _roles_column(ApiToken.person),
+        )
+        .where(ApiToken.token_hash == token_hash)
+        .first()
+    )
+)
+_ROLES = Prepared(lambda person: RoleGrant.select(RoleGrant.role).where(RoleGrant.person == person))
+
+
 async def roles_of(person_id: int) -> frozenset[str]:
     """The roles a person holds."""
-    rows = await RoleGrant.select(RoleGrant.role).where(RoleGrant.person == person_id)
+    rows = await _ROLES(person=person_id)
     return frozenset(row["role"] for row in rows)
 
 
@@ -585,24 +637,14 @@ class AccountHolder:
 
 
 async def account_holder(person_id: int) -> AccountHolder | None:
-    row = (
-        await Account.select(
-            Account.session_generation,
-            Account.person.name.as_alias("name"),
-            Account.person.email.as_alias("email"),
-            Account.person.active.as_alias("active"),
-            Account.person.timezone.as_alias("timezone"),
-        )
-        .where(Account.person == person_id)
-        .first()
-    )
+    row = await _ACCOUNT_HOLDER(person=person_id)
     if row is None:
         return None
     user = CurrentUser(
         person_id=person_id,
         name=row["name"],
         email=row["email"],
-        roles=await roles_of(person_id),
+        roles=_roles(row["roles"]),
         timezone=row["timezone"],
     )
     return AccountHolder(SignIn(user, row["session_generation"]), row["active"])
@@ -690,19 +732,7 @@ async def user_for_token(token: str) -> CurrentUser | None:
     """The owner of a live token; the lookup is by hash, so no plain token is ever compared."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = (
-        await ApiToken.select(
-            ApiToken.id,
-            ApiToken.person,
-            ApiToken.revoked_at,
-            ApiToken.last_used_at,
-            ApiToken.person.name.as_alias("name"),
-            ApiToken.person.email.as_alias("email"),
-            ApiToken.person.active.as_alias("active"),
-        )
-        .where(ApiToken.token_hash == _token_hash(token))
-        .first()
-    )
+    row = await _TOKEN_HOLDER(token_hash=_token_hash(token))
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return None
     now = _now()
@@ -712,6 +742,6 @@ async def user_for_token(token: str) -> CurrentUser | None:
         person_id=row["person"],
         name=row["name"],
         email=row["email"],
-        roles=await roles_of(row["person"]),
+        roles=_roles(row["roles"]),
         via_token=True,
     )

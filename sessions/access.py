@@ -8,6 +8,7 @@ answered as if it did not exist (404); a cohort one sees but may not change is a
 
 from __future__ import annotations
 
+from database import Prepared
 from errors import Forbidden, NotFound
 from facilitators.services import CurrentUser
 from facilitators.tables import Role
@@ -16,23 +17,31 @@ from sessions.tables import Cohort, CohortFacilitator, Enrollment, EnrollmentSta
 ACTIVE_ENROLLMENT = (EnrollmentStatus.enrolled.value, EnrollmentStatus.waitlisted.value)
 
 
+# Asked on nearly every request: built once (see `database.Prepared`).
+_FACILITATED = Prepared(
+    lambda person: CohortFacilitator.select(CohortFacilitator.cohort).where(
+        CohortFacilitator.person == person
+    )
+)
+_ENROLLED = Prepared(
+    lambda person, statuses: Enrollment.select(Enrollment.cohort).where(
+        (Enrollment.person == person) & Enrollment.status.is_in(statuses)
+    )
+)
+_EXISTS = Prepared(lambda cohort: Cohort.exists().where(Cohort.id == cohort))
+
+
 async def facilitated_cohort_ids(user: CurrentUser) -> set[int]:
     if not user.has_role(Role.facilitator.value):
         return set()
-    rows = await CohortFacilitator.select(CohortFacilitator.cohort).where(
-        CohortFacilitator.person == user.person_id
-    )
-    return {row["cohort"] for row in rows}
+    return {row["cohort"] for row in await _FACILITATED(person=user.person_id)}
 
 
 async def enrolled_cohort_ids(user: CurrentUser, *, waitlisted: bool = True) -> set[int]:
     if not user.has_role(Role.participant.value):
         return set()
     statuses = list(ACTIVE_ENROLLMENT) if waitlisted else [EnrollmentStatus.enrolled.value]
-    rows = await Enrollment.select(Enrollment.cohort).where(
-        (Enrollment.person == user.person_id) & Enrollment.status.is_in(statuses)
-    )
-    return {row["cohort"] for row in rows}
+    return {row["cohort"] for row in await _ENROLLED(person=user.person_id, statuses=statuses)}
 
 
 async def visible_cohort_ids(user: CurrentUser) -> set[int] | None:
@@ -46,13 +55,19 @@ async def can_manage_cohort(user: CurrentUser, cohort_id: int) -> bool:
     return user.is_office or cohort_id in await facilitated_cohort_ids(user)
 
 
+async def require_visible(user: CurrentUser, cohort_id: int) -> None:
+    """404 for a cohort the user may not see; for one they may see, the caller still finds
+    whether it exists (a reader of the cohort's row needs no separate question)."""
+    visible = await visible_cohort_ids(user)
+    if visible is not None and cohort_id not in visible:
+        raise NotFound(f"no cohort with id {cohort_id}")
+
+
 async def require_cohort(user: CurrentUser, cohort_id: int, *, manage: bool = False) -> None:
     """404 for a cohort the user cannot see (its existence is not disclosed); 403 for one they
     see but may not change."""
-    visible = await visible_cohort_ids(user)
-    if (visible is not None and cohort_id not in visible) or not await Cohort.exists().where(
-        Cohort.id == cohort_id
-    ):
+    await require_visible(user, cohort_id)
+    if not await _EXISTS(cohort=cohort_id):
         raise NotFound(f"no cohort with id {cohort_id}")
     if manage and not await can_manage_cohort(user, cohort_id):
         raise Forbidden("only the cohort's facilitators and office staff may do this")

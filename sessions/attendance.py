@@ -8,7 +8,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from database import lock_for_update
+from database import Prepared, lock_for_update
 from errors import Checks, FieldError, InvalidInput
 from facilitators import audit
 from facilitators.services import CurrentUser
@@ -49,13 +49,18 @@ class SheetRow:
     note: str
 
 
+_RECORDS = Prepared(
+    lambda sessions: Attendance.select(
+        Attendance.session, Attendance.enrollment, Attendance.status, Attendance.note
+    ).where(Attendance.session.is_in(sessions))
+)
+
+
 async def _records(session_ids: list[int]) -> dict[tuple[int, int], tuple[str, str]]:
     """(session, enrollment) -> (status, note), in one query."""
     if not session_ids:
         return {}
-    rows = await Attendance.select(
-        Attendance.session, Attendance.enrollment, Attendance.status, Attendance.note
-    ).where(Attendance.session.is_in(session_ids))
+    rows = await _RECORDS(sessions=session_ids)
     return {(r["session"], r["enrollment"]): (r["status"], r["note"]) for r in rows}
 
 

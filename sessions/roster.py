@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from database import is_unique_violation, lock_for_update
+from piccolo.query.methods.select import Select
+
+from database import Prepared, is_unique_violation, lock_for_update
 from errors import Conflict, FieldError, InvalidInput, NotFound
 from facilitators import audit
 from facilitators.services import (
@@ -51,25 +53,42 @@ class ParticipantRow:
     withdrawn_at: dt.datetime | None
 
 
+def _roster_query(cohort: Any) -> Select:
+    return (
+        Enrollment.select(
+            Enrollment.id,
+            Enrollment.person,
+            Enrollment.status,
+            Enrollment.enrolled_at,
+            Enrollment.withdrawn_at,
+            Enrollment.person.name.as_alias("name"),
+            Enrollment.person.email.as_alias("email"),
+            Enrollment.person.department.as_alias("department"),
+            Enrollment.person.career_stage.as_alias("career_stage"),
+            Enrollment.person.timezone.as_alias("timezone"),
+        )
+        .where(Enrollment.cohort == cohort)
+        .order_by(Enrollment.enrolled_at)
+        .order_by(Enrollment.id)
+    )
+
+
+# Built once (see `database.Prepared`): every cohort page reads its roster.
+_ROSTER = Prepared(_roster_query)
+_ROSTER_WITHOUT = Prepared(
+    lambda cohort, withdrawn: _roster_query(cohort).where(Enrollment.status != withdrawn)
+)
+
+
 async def list_participants(
     cohort_id: int, *, include_withdrawn: bool = True
 ) -> list[ParticipantRow]:
     """The roster in enrollment order (which is also the waitlist's order)."""
-    query = Enrollment.select(
-        Enrollment.id,
-        Enrollment.person,
-        Enrollment.status,
-        Enrollment.enrolled_at,
-        Enrollment.withdrawn_at,
-        Enrollment.person.name.as_alias("name"),
-        Enrollment.person.email.as_alias("email"),
-        Enrollment.person.department.as_alias("department"),
-        Enrollment.person.career_stage.as_alias("career_stage"),
-        Enrollment.person.timezone.as_alias("timezone"),
-    ).where(Enrollment.cohort == cohort_id)
-    if not include_withdrawn:
-        query = query.where(Enrollment.status != WITHDRAWN)
-    rows = await query.order_by(Enrollment.enrolled_at).order_by(Enrollment.id)
+    rows = await (
+        _ROSTER(cohort=cohort_id)
+        if include_withdrawn
+        else _ROSTER_WITHOUT(cohort=cohort_id, withdrawn=WITHDRAWN)
+    )
     return [
         ParticipantRow(
             enrollment_id=row["id"],

@@ -12,9 +12,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Count
+from piccolo.query.methods.select import Select
+from piccolo.querystring import QueryString
 
-from database import lock_for_update
+from database import Prepared, lock_for_update
 from errors import Checks, Conflict, Forbidden, InvalidInput, NotFound
 from facilitators import audit
 from facilitators.services import CurrentUser
@@ -27,6 +30,7 @@ from sessions.access import (
     facilitated_cohort_ids,
     require_cohort,
     require_session,
+    require_visible,
     visible_cohort_ids,
 )
 from sessions.completion import CompletionRule
@@ -271,27 +275,23 @@ def _session_row(row: dict[str, Any]) -> SessionRow:
     )
 
 
-async def _summaries(cohort_ids: list[int] | None) -> list[CohortSummary]:
-    """Cohort summaries in four queries, whatever the number of cohorts."""
-    query = Cohort.select().order_by(Cohort.created_at, ascending=False)
-    if cohort_ids is not None:
-        if not cohort_ids:
-            return []
-        query = query.where(Cohort.id.is_in(cohort_ids))
-    cohorts = await query
-    ids = [row["id"] for row in cohorts]
-    if not ids:
-        return []
-    counts: dict[tuple[int, str], int] = {}
-    for row in (
-        await Enrollment.select(Enrollment.cohort, Enrollment.status, Count(alias="n"))
+# The reads of cohort and dashboard pages, built once (see `database.Prepared`).
+_COHORTS = Prepared(lambda: Cohort.select().order_by(Cohort.created_at, ascending=False))
+_COHORTS_IN = Prepared(
+    lambda ids: (
+        Cohort.select().where(Cohort.id.is_in(ids)).order_by(Cohort.created_at, ascending=False)
+    )
+)
+_ENROLLMENT_COUNTS = Prepared(
+    lambda ids: (
+        Enrollment.select(Enrollment.cohort, Enrollment.status, Count(alias="n"))
         .where(Enrollment.cohort.is_in(ids))
         .group_by(Enrollment.cohort, Enrollment.status)
-    ):
-        counts[(row["cohort"], row["status"])] = row["n"]
-    facilitators: dict[int, list[FacilitatorRow]] = {}
-    for row in (
-        await CohortFacilitator.select(
+    )
+)
+_FACILITATORS = Prepared(
+    lambda ids: (
+        CohortFacilitator.select(
             CohortFacilitator.cohort,
             CohortFacilitator.person,
             CohortFacilitator.lead,
@@ -301,21 +301,79 @@ async def _summaries(cohort_ids: list[int] | None) -> list[CohortSummary]:
         .where(CohortFacilitator.cohort.is_in(ids))
         .order_by(CohortFacilitator.lead, ascending=False)
         .order_by(CohortFacilitator.id)
-    ):
+    )
+)
+# A cohort's next meeting: its first scheduled session, by start, that has not ended. Asked
+# per cohort (one index search each) rather than per session of the cohorts.
+_NEXT_SESSIONS = Prepared(
+    lambda ids, now, scheduled: (
+        Session.select(*_SESSION_COLUMNS)
+        .where(
+            WhereRaw(
+                '"session"."id" IN (SELECT (SELECT upcoming.id FROM "session" AS upcoming'
+                " WHERE upcoming.cohort = cohort.id AND upcoming.status = {}"
+                " AND upcoming.ends_at > {} ORDER BY upcoming.starts_at, upcoming.id LIMIT 1)"
+                ' FROM "cohort" AS cohort WHERE cohort.id IN ({}))',
+                scheduled,
+                now,
+                QueryString(", ".join("{}" for _ in ids), *ids),
+            )
+        )
+        .order_by(Session.starts_at)
+    )
+)
+_COHORT_SESSIONS = Prepared(
+    lambda cohort: (
+        Session.select(*_SESSION_COLUMNS)
+        .where(Session.cohort == cohort)
+        .order_by(Session.starts_at)
+        .order_by(Session.position)
+    )
+)
+
+
+def next_of(sessions: list[SessionRow], now: dt.datetime) -> SessionRow | None:
+    """The next meeting among a cohort's sessions, as `_NEXT_SESSIONS` finds it."""
+    upcoming = [
+        s for s in sessions if s.status == SessionStatus.scheduled.value and s.ends_at > now
+    ]
+    return min(upcoming, key=lambda s: (s.starts_at, s.id), default=None)
+
+
+async def _next_sessions(cohort_ids: list[int]) -> dict[int, SessionRow]:
+    """Each cohort's next meeting, soonest first; a cohort with none is missing."""
+    rows = await _NEXT_SESSIONS(ids=cohort_ids, now=_now(), scheduled=SessionStatus.scheduled.value)
+    return {row["cohort"]: _session_row(row) for row in rows}
+
+
+async def _summaries(
+    cohort_ids: list[int] | None, *, sessions: list[SessionRow] | None = None
+) -> list[CohortSummary]:
+    """Cohort summaries in four queries, whatever the number of cohorts. A caller that has
+    read the (one) cohort's sessions already passes them: its next meeting is among them."""
+    if cohort_ids is None:
+        cohorts = await _COHORTS()
+    elif not cohort_ids:
+        return []
+    else:
+        cohorts = await _COHORTS_IN(ids=cohort_ids)
+    ids = [row["id"] for row in cohorts]
+    if not ids:
+        return []
+    counts: dict[tuple[int, str], int] = {
+        (row["cohort"], row["status"]): row["n"] for row in await _ENROLLMENT_COUNTS(ids=ids)
+    }
+    facilitators: dict[int, list[FacilitatorRow]] = {}
+    for row in await _FACILITATORS(ids=ids):
         facilitators.setdefault(row["cohort"], []).append(
             FacilitatorRow(row["person"], row["name"], row["email"], row["lead"])
         )
-    upcoming: dict[int, SessionRow] = {}
-    for row in (
-        await Session.select(*_SESSION_COLUMNS)
-        .where(
-            Session.cohort.is_in(ids)
-            & (Session.ends_at > _now())
-            & (Session.status == SessionStatus.scheduled.value)
-        )
-        .order_by(Session.starts_at)
-    ):
-        upcoming.setdefault(row["cohort"], _session_row(row))
+    if sessions is None:
+        upcoming = await _next_sessions(ids)
+    else:
+        assert len(ids) == 1, "sessions are given for one cohort"
+        found = next_of(sessions, _now())
+        upcoming = {} if found is None else {ids[0]: found}
     return [
         CohortSummary(
             id=row["id"],
@@ -374,20 +432,18 @@ async def list_cohorts(user: CurrentUser) -> list[CohortSummary]:
 
 
 async def cohort_sessions(cohort_id: int) -> list[SessionRow]:
-    rows = (
-        await Session.select(*_SESSION_COLUMNS)
-        .where(Session.cohort == cohort_id)
-        .order_by(Session.starts_at)
-        .order_by(Session.position)
-    )
-    return [_session_row(row) for row in rows]
+    return [_session_row(row) for row in await _COHORT_SESSIONS(cohort=cohort_id)]
 
 
 async def get_cohort(user: CurrentUser, cohort_id: int) -> CohortDetail:
-    await require_cohort(user, cohort_id)
+    await require_visible(user, cohort_id)
+    sessions = await cohort_sessions(cohort_id)
+    found = await _summaries([cohort_id], sessions=sessions)
+    if not found:
+        raise NotFound(f"no cohort with id {cohort_id}")
     return CohortDetail(
-        summary=await cohort_summary(cohort_id),
-        sessions=tuple(await cohort_sessions(cohort_id)),
+        summary=found[0],
+        sessions=tuple(sessions),
         can_manage=await can_manage_cohort(user, cohort_id),
     )
 
@@ -403,22 +459,39 @@ async def get_session(user: CurrentUser, session_id: int) -> SessionDetail:
     )
 
 
-async def upcoming_sessions(user: CurrentUser, limit: int = 10) -> list[SessionRow]:
-    """The next meetings of the user's cohorts (not those they are only waitlisted for),
-    soonest first."""
+UPCOMING_SHOWN = 8  # meetings the dashboard lists
+
+
+def _upcoming_query(now: Any, scheduled: Any) -> Select:
+    return (
+        Session.select(*_SESSION_COLUMNS)
+        .where((Session.ends_at > now) & (Session.status == scheduled))
+        .order_by(Session.starts_at)
+        .limit(UPCOMING_SHOWN)
+    )
+
+
+_UPCOMING = Prepared(_upcoming_query)
+_UPCOMING_IN = Prepared(
+    lambda ids, now, scheduled: _upcoming_query(now, scheduled).where(Session.cohort.is_in(ids))
+)
+
+
+async def upcoming_sessions(user: CurrentUser) -> list[SessionRow]:
+    """The next UPCOMING_SHOWN meetings of the user's cohorts (not those they are only
+    waitlisted for), soonest first."""
     visible = (
         None
         if user.is_office
         else await facilitated_cohort_ids(user) | await enrolled_cohort_ids(user, waitlisted=False)
     )
-    query = Session.select(*_SESSION_COLUMNS).where(
-        (Session.ends_at > _now()) & (Session.status == SessionStatus.scheduled.value)
-    )
-    if visible is not None:
-        if not visible:
-            return []
-        query = query.where(Session.cohort.is_in(sorted(visible)))
-    rows = await query.order_by(Session.starts_at).limit(limit)
+    values = {"now": _now(), "scheduled": SessionStatus.scheduled.value}
+    if visible is None:
+        rows = await _UPCOMING(**values)
+    elif not visible:
+        return []
+    else:
+        rows = await _UPCOMING_IN(ids=sorted(visible), **values)
     return [_session_row(row) for row in rows]
 
 
@@ -428,19 +501,7 @@ async def next_sessions(user: CurrentUser) -> list[SessionRow]:
     cohorts = await enrolled_cohort_ids(user, waitlisted=False) | await facilitated_cohort_ids(user)
     if not cohorts:
         return []
-    rows = (
-        await Session.select(*_SESSION_COLUMNS)
-        .where(
-            Session.cohort.is_in(sorted(cohorts))
-            & (Session.ends_at > _now())
-            & (Session.status == SessionStatus.scheduled.value)
-        )
-        .order_by(Session.starts_at)
-    )
-    first: dict[int, SessionRow] = {}
-    for row in rows:
-        first.setdefault(row["cohort"], _session_row(row))
-    return list(first.values())
+    return list((await _next_sessions(sorted(cohorts))).values())
 
 
 # -- creating a cohort ----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The database layer: persistent SQLite connections, serialized writers, the query counter,
-and migrations that run forward on empty SQLite and PostgreSQL databases."""
+prepared queries, the SQLite converters, and migrations that run forward on empty SQLite and
+PostgreSQL databases."""
 
 from __future__ import annotations
 
@@ -80,8 +81,14 @@ async def test_sqlite_engine_keeps_its_connections(database: Any) -> None:
 
     for _ in range(20):
         await Person.count()
-    # Readers are created on demand up to the pool size and then reused, never one per query.
-    assert 1 <= len(database._all_readers) <= database._max_readers
+    # Reads run on one connection in the loop's thread, kept; reader threads are opened only
+    # when a read must wait for a lock (see the test below), never one per query.
+    reader = database._loop_reader
+    assert reader is not None
+    for _ in range(5):
+        await Person.count()
+    assert database._loop_reader is reader
+    assert len(database._all_readers) <= database._max_readers
     writer = database._writer
     await Person.insert(Person(name="W", email="w@example.org", email_key="w@example.org"))
     await Person.insert(Person(name="W2", email="w2@example.org", email_key="w2@example.org"))
@@ -230,3 +237,116 @@ async def test_a_transaction_cancelled_while_waiting_leaves_the_writer_usable(
     finally:
         fresh.close()
     assert {"real@example.org", "auto@example.org"} <= seen  # committed, visible to others
+
+
+async def test_a_read_that_must_wait_for_a_lock_waits_off_the_event_loop(tmp_path: Path) -> None:
+    """Reads run in the loop's thread and never wait there: when another connection holds a
+    lock that readers must wait for, the read waits in a reader thread while the loop runs on,
+    and answers once the lock is gone. (In WAL mode, which the engine's writer sets, readers
+    wait only in rare moments; a file still in rollback-journal mode shows the same path.)"""
+    import sqlite3
+
+    from database import PersistentSQLiteEngine
+
+    path = tmp_path / "locked.sqlite3"
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("CREATE TABLE t (n INTEGER)")
+    setup.execute("INSERT INTO t VALUES (1), (2)")
+    setup.close()
+    engine = PersistentSQLiteEngine(path=str(path), busy_timeout_ms=10_000)
+    assert await engine._run("SELECT count(*) AS n FROM t", []) == [{"n": 2}]
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # no one may read until it ends
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        read = asyncio.create_task(engine._run("SELECT count(*) AS n FROM t", []))
+        await asyncio.sleep(0.3)
+        assert not read.done()
+        assert ticks >= 10  # the loop kept running while the read waited
+        blocker.execute("INSERT INTO t VALUES (3)")
+        blocker.execute("COMMIT")
+        assert await asyncio.wait_for(read, 10) == [{"n": 3}]
+        assert len(engine._all_readers) == 1  # the reader thread it waited on
+    finally:
+        ticker.cancel()
+        blocker.close()
+        await engine.close_connection_pool()
+
+
+async def test_prepared_queries_answer_like_the_queries_they_keep(database: Any) -> None:
+    from database import Prepared
+    from facilitators.services import PersonInput, create_person
+    from facilitators.tables import Person
+
+    ids = [
+        await create_person(
+            PersonInput(name=f"Prepared {n}", email=f"prepared{n}@example.org"),
+            {"participant"},
+            actor_id=None,
+        )
+        for n in range(4)
+    ]
+    by_ids = Prepared(
+        lambda ids, name: (
+            Person.select(Person.id, Person.name)
+            .where(Person.id.is_in(ids) & (Person.name != name))
+            .order_by(Person.id)
+        )
+    )
+    one = Prepared(lambda id: Person.select(Person.name).where(Person.id == id).first())
+    for chosen in (ids[:1], ids[:3], ids, ids[1:3], ids[:1]):  # shapes kept and reused
+        plain = (
+            await Person.select(Person.id, Person.name)
+            .where(Person.id.is_in(chosen) & (Person.name != "Prepared 1"))
+            .order_by(Person.id)
+        )
+        assert await by_ids(ids=chosen, name="Prepared 1") == plain
+    assert await one(id=ids[2]) == {"name": "Prepared 2"}
+    assert await one(id=10**6) is None
+    with database.count_queries() as counter:
+        await one(id=ids[0])
+    assert counter.count == 1
+    # Inside a transaction it reads what the transaction wrote.
+    async with Person._meta.db.transaction():
+        await Person.update({Person.name: "Renamed"}).where(Person.id == ids[0])
+        assert await one(id=ids[0]) == {"name": "Renamed"}
+
+
+async def test_prepared_queries_refuse_what_kept_sql_cannot_mean(database: Any) -> None:
+    from database import Prepared
+    from facilitators.tables import Person
+
+    by_name = Prepared(lambda name: Person.select(Person.id).where(Person.name == name))
+    with pytest.raises(ValueError, match="name may not be None"):
+        by_name(name=None)  # Piccolo writes IS NULL for None: a kept "= ?" would match nothing
+    by_ids = Prepared(lambda ids: Person.select(Person.id).where(Person.id.is_in(ids)))
+    with pytest.raises(ValueError, match="ids may not be None or empty"):
+        by_ids(ids=[])
+    # A value Piccolo writes into the SQL text (LIMIT) cannot be kept as a placeholder.
+    limited = Prepared(lambda n: Person.select(Person.id).limit(n))
+    with pytest.raises(TypeError):
+        limited(n=3)
+
+
+def test_sqlite_converters_give_what_piccolos_give() -> None:
+    """database.py replaces Piccolo's sqlite3 converters with faster ones: same values."""
+    from piccolo.engine import sqlite as piccolo_sqlite
+
+    import database
+
+    for raw in (b"0", b"42", b"-7", b"9007199254740993", b"1.0", b"1e3", b"2.9"):
+        assert database._integer_out(raw) == piccolo_sqlite.convert_int_out(raw), raw
+    for raw in (b"2026-03-08 08:00:00+00:00", b"2026-11-01 06:30:00.123456", b"2026-01-01"):
+        assert database._timestamptz_out(raw) == piccolo_sqlite.convert_timestamptz_out(raw), raw
+    for raw in (b"1", b"0"):
+        assert database._boolean_out(raw) == piccolo_sqlite.convert_boolean_out(raw)
+    for raw in (b"[]", b'["a", "b"]', b"[1, 2, 3]"):
+        assert database.load_json(raw) == piccolo_sqlite.convert_array_out(raw)

@@ -103,7 +103,7 @@ class DashboardPages(Controller):
             "sessions/dashboard.html",
             {
                 "cohorts": cohorts,
-                "upcoming": await services.upcoming_sessions(user, limit=8),
+                "upcoming": await services.upcoming_sessions(user),
                 "attention": [
                     c
                     for c in cohorts
