@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from database import MAX_ID
+from database import MAX_ID, Prepared
 from errors import NotFound
 from facilitators import audit
 from facilitators.services import CurrentUser
@@ -92,27 +92,43 @@ class Feed:
     last_modified: dt.datetime
 
 
-async def _owner_cohorts(kind: str, owner_id: int) -> tuple[list[int], dt.datetime] | None:
-    """The cohorts a feed covers, and when the set last changed; None for a revoked or unknown
-    owner (a deactivated person's feed stops)."""
-    if kind == "c":
-        row = await Cohort.select(Cohort.feed_generation).where(Cohort.id == owner_id).first()
-        return None if row is None else ([owner_id], EPOCH)
-    person = (
-        await Person.select(Person.active, Person.calendar_changed_at)
-        .where(Person.id == owner_id)
+# A feed reader polls every few minutes: the SQL of its queries is built once.
+_PERSON = Prepared(
+    lambda id: (
+        Person.select(Person.feed_generation, Person.active, Person.calendar_changed_at)
+        .where(Person.id == id)
         .first()
     )
-    if person is None or not person["active"]:
-        return None
-    enrollments = await Enrollment.select(
+)
+_COHORT = Prepared(lambda id: Cohort.select(Cohort.feed_generation).where(Cohort.id == id).first())
+_ENROLLMENTS = Prepared(
+    lambda person: Enrollment.select(
         Enrollment.cohort, Enrollment.status, Enrollment.enrolled_at, Enrollment.withdrawn_at
-    ).where(Enrollment.person == owner_id)
-    facilitated = await CohortFacilitator.select(CohortFacilitator.cohort).where(
-        CohortFacilitator.person == owner_id
+    ).where(Enrollment.person == person)
+)
+_FACILITATED = Prepared(
+    lambda person: CohortFacilitator.select(CohortFacilitator.cohort).where(
+        CohortFacilitator.person == person
     )
+)
+_SESSIONS = Prepared(
+    lambda ids: (
+        Session.select(*Session.all_columns(), Session.cohort.name.as_alias("cohort_name"))
+        # A draft schedule is not anyone's calendar yet.
+        .where(Session.cohort.is_in(ids) & Session.cohort.published_at.is_not_null())
+        .order_by(Session.starts_at)
+    )
+)
+_COHORTS_CHANGED = Prepared(
+    lambda ids: Cohort.select(Cohort.updated_at).where(Cohort.id.is_in(ids))
+)
+
+
+async def _person_cohorts(person_id: int, person: dict[str, Any]) -> tuple[list[int], dt.datetime]:
+    """The cohorts a person's feed covers, and when that set last changed."""
+    enrollments = await _ENROLLMENTS(person=person_id)
     cohorts = {e["cohort"] for e in enrollments if e["status"] in ACTIVE_ENROLLMENT}
-    cohorts |= {f["cohort"] for f in facilitated}
+    cohorts |= {f["cohort"] for f in await _FACILITATED(person=person_id)}
     # Joining or leaving changes the feed even when no session changed.
     changed = max(
         [EPOCH, person["calendar_changed_at"]]
@@ -123,34 +139,26 @@ async def _owner_cohorts(kind: str, owner_id: int) -> tuple[list[int], dt.dateti
 
 
 async def feed_for(name: str) -> Feed:
-    """The feed a URL names. Any mismatch (a wrong, old or foreign secret) is a plain 404."""
+    """The feed a URL names. Any mismatch (a wrong, old or foreign secret) is a plain 404, and
+    so is a deactivated person's feed."""
     match = _NAME.match(name)
     if match is None:
         raise NotFound("no such feed")
     kind, owner_id = match["kind"], int(match["id"])
     if owner_id > MAX_ID:  # no row has it, and PostgreSQL's integer ids could not hold it
         raise NotFound("no such feed")
-    generation_row: Any = (
-        await Person.select(Person.feed_generation).where(Person.id == owner_id).first()
-        if kind == "p"
-        else await Cohort.select(Cohort.feed_generation).where(Cohort.id == owner_id).first()
-    )
-    if generation_row is None or not hmac.compare_digest(
-        match["secret"], _secret(kind, owner_id, generation_row["feed_generation"])
+    owner: Any = await (_PERSON if kind == "p" else _COHORT)(id=owner_id)
+    if owner is None or not hmac.compare_digest(
+        match["secret"], _secret(kind, owner_id, owner["feed_generation"])
     ):
         raise NotFound("no such feed")
-    owned = await _owner_cohorts(kind, owner_id)
-    if owned is None:
+    if kind == "c":
+        cohort_ids, membership_changed = [owner_id], EPOCH
+    elif not owner["active"]:
         raise NotFound("no such feed")
-    cohort_ids, membership_changed = owned
-    sessions = (
-        await Session.select(*Session.all_columns(), Session.cohort.name.as_alias("cohort_name"))
-        # A draft schedule is not anyone's calendar yet.
-        .where(Session.cohort.is_in(cohort_ids) & Session.cohort.published_at.is_not_null())
-        .order_by(Session.starts_at)
-        if cohort_ids
-        else []
-    )
+    else:
+        cohort_ids, membership_changed = await _person_cohorts(owner_id, owner)
+    sessions = await _SESSIONS(ids=cohort_ids) if cohort_ids else []
     events = [
         session_event(
             s,
@@ -163,12 +171,7 @@ async def feed_for(name: str) -> Feed:
     ]
     body = calendar_bytes(events, method=None, feed=True)
     cohorts_changed = (
-        [
-            c["updated_at"]
-            for c in await Cohort.select(Cohort.updated_at).where(Cohort.id.is_in(cohort_ids))
-        ]
-        if cohort_ids
-        else []
+        [c["updated_at"] for c in await _COHORTS_CHANGED(ids=cohort_ids)] if cohort_ids else []
     )
     # Every input of the body counts, so that If-Modified-Since is as safe as the ETag: a
     # renamed cohort, a session moved, a cohort joined or left.

@@ -365,9 +365,10 @@ def test_derived_secrets_are_hmacs_compared_in_constant_time() -> None:
 
     assert "compare_digest" in inspect.getsource(sessions.feeds.feed_for)
     assert "compare_digest" in inspect.getsource(settings.signature_matches)
-    assert "token_hash == _token_hash(token)" in inspect.getsource(
+    assert "_TOKEN_HOLDER(token_hash=_token_hash(token))" in inspect.getsource(
         facilitators.services.user_for_token
     )
+    assert ".where(ApiToken.token_hash == token_hash)" in inspect.getsource(facilitators.services)
     assert "token_hash == _digest(token)" in inspect.getsource(facilitators.sign_in_links.redeem)
     one, regenerated = feed_name("p", 7, 0), feed_name("p", 7, 1)
     assert one != regenerated and one.startswith("p7-") and len(one) == len("p7-.ics") + 32
