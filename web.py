@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from litestar import MediaType, Request, Response, get
-from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -461,16 +460,24 @@ SECURITY_HEADERS = {
 }
 
 
+_RAW_SECURITY_HEADERS = [
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in SECURITY_HEADERS.items()
+]
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
-    """A `before_send` hook: it sees every response, the router's own 404 and 405 included."""
+    """A `before_send` hook: it sees every response, the router's own 404 and 405 included.
+    A header the response set itself stays as it is."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in SECURITY_HEADERS.items():
-        if name not in headers:
-            headers[name] = value
+    headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", ())]
+    present = {name.lower() for name, _ in headers}
+    headers += [header for header in _RAW_SECURITY_HEADERS if header[0] not in present]
     if scope["path"].startswith(("/sign-in", "/account", "/admin")):
-        headers["Cache-Control"] = "no-store"
+        headers = [h for h in headers if h[0].lower() != b"cache-control"]
+        headers.append((b"cache-control", b"no-store"))
+    message["headers"] = headers
 
 
 # -- health ---------------------------------------------------------------------------------
