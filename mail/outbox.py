@@ -14,7 +14,7 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
-from database import lock_for_update
+from database import Prepared, lock_for_update
 from mail.compose import Draft, compose, message_id_for
 from mail.tables import MessageState, OutboxMessage
 
@@ -284,6 +284,47 @@ async def counts(cohort_id: int | None = None) -> dict[str, int]:
     return result
 
 
+# Past this many, the outbox page shows a state's count as "1,000+": counting on would read
+# rows the page does not show (sent messages accumulate without end). Counting 1,000 costs
+# about 0.15 ms on SQLite and 1 ms on PostgreSQL (index entries, heap rows).
+COUNT_CAP = 1_000
+
+
+@dataclass(frozen=True)
+class StateCount:
+    """How many messages are in one state: exact up to COUNT_CAP, else "more than n"."""
+
+    n: int
+    more: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.n:,}+" if self.more else f"{self.n:,}"
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+
+async def capped_counts(cohort_id: int | None = None) -> dict[str, StateCount]:
+    """Messages per state (for the outbox page), in one statement that reads at most
+    COUNT_CAP + 1 index entries a state: exact for the few held, queued, sending or failed."""
+    cap = COUNT_CAP
+    only = "cohort_id = {} AND " if cohort_id is not None else ""
+    # Each state is written into the SQL, not passed as a value, so that PostgreSQL plans for
+    # it; and counted in the order of the index by state (or cohort and state), so that it
+    # reads that index rather than the table up to wherever enough of a state turn up.
+    counted = (
+        f"(SELECT COUNT(*) FROM (SELECT 1 FROM outbox_message"  # noqa: S608 - states, a number
+        f" WHERE {only}state = '{state.value}' ORDER BY id LIMIT {cap + 1}) AS m) AS {state.value}"
+        for state in MessageState
+    )
+    sql = "SELECT " + ", ".join(counted)
+    (row,) = await OutboxMessage.raw(sql, *([cohort_id] * len(MessageState) if only else []))
+    return {
+        state.value: StateCount(min(row[state.value], cap), row[state.value] > cap)
+        for state in MessageState
+    }
+
+
 # -- reading and acting on messages (staff pages and API) ------------------------------------
 
 
@@ -340,25 +381,52 @@ _COLUMNS = (
 )
 
 
-def _where(criteria: OutboxFilter) -> Any:
-    where: Any = OutboxMessage.id > 0
+def _filter_values(criteria: OutboxFilter) -> dict[str, Any]:
+    """The criteria given, by name, as `_matching` takes them."""
+    values: dict[str, Any] = {}
     if criteria.cohort_id is not None:
-        where &= OutboxMessage.cohort_id == criteria.cohort_id
+        values["cohort_id"] = criteria.cohort_id
     if criteria.session_id is not None:
-        where &= OutboxMessage.session_id == criteria.session_id
+        values["session_id"] = criteria.session_id
     if criteria.kind:
-        where &= OutboxMessage.kind == criteria.kind
+        values["kind"] = criteria.kind
     if criteria.state:
-        where &= OutboxMessage.state == criteria.state
+        values["state"] = criteria.state
     if criteria.recipient:
         # LIKE's wildcards in what staff type stand for one character (which matches the
         # character itself too): "first_last" finds first_last@..., the same on both engines.
         needle = criteria.recipient.strip().lower().replace("%", "_")
+        values["recipient"] = f"%{needle}%"
+    return values
+
+
+def _matching(
+    cohort_id: Any = None,
+    session_id: Any = None,
+    kind: Any = None,
+    state: Any = None,
+    recipient: Any = None,
+) -> Any:
+    """The WHERE clause for these criteria: values, or a `Prepared` query's placeholders."""
+    where: Any = OutboxMessage.id > 0
+    if cohort_id is not None:
+        where &= OutboxMessage.cohort_id == cohort_id
+    if session_id is not None:
+        where &= OutboxMessage.session_id == session_id
+    if kind is not None:
+        where &= OutboxMessage.kind == kind
+    if state is not None:
+        where &= OutboxMessage.state == state
+    if recipient is not None:
         column = OutboxMessage.recipient
         # SQLite's LIKE ignores ASCII case already; PostgreSQL needs ILIKE.
         match = column.ilike if OutboxMessage._meta.db.engine_type == "postgres" else column.like
-        where &= match(f"%{needle}%")
+        where &= match(recipient)
     return where
+
+
+def _where(criteria: OutboxFilter) -> Any:
+    return _matching(**_filter_values(criteria))
 
 
 async def list_messages(criteria: OutboxFilter) -> list[MessageRow]:
@@ -371,6 +439,27 @@ async def list_messages(criteria: OutboxFilter) -> list[MessageRow]:
         .offset(max(criteria.offset, 0))
     )
     return [MessageRow(**row) for row in rows]
+
+
+# The outbox page shows this many, the newest that match, read from an index in that order for
+# each filter but the recipient's (a substring search). A cohort's messages are few: PostgreSQL
+# sorts them.
+PAGE_SIZE = 200
+
+_NEWEST = Prepared(
+    lambda **criteria: (
+        OutboxMessage.select(*_COLUMNS)
+        .where(_matching(**criteria))
+        .order_by(OutboxMessage.id, ascending=False)
+        .limit(PAGE_SIZE)
+    )
+)
+
+
+async def newest_messages(criteria: OutboxFilter) -> list[MessageRow]:
+    """The outbox page's messages: the newest PAGE_SIZE that match, metadata only (its limit
+    and offset are not used)."""
+    return [MessageRow(**row) for row in await _NEWEST(**_filter_values(criteria))]
 
 
 async def get_message(message_id: int) -> tuple[MessageRow, bytes | None] | None:

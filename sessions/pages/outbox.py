@@ -56,19 +56,19 @@ class OutboxPages(Controller):
             kind=kind if kind in KINDS else "",
             state=message_state if message_state in {s.value for s in MessageState} else "",
             recipient=recipient[:200],
-            limit=200,
         )
         return page(
             "sessions/outbox.html",
             {
-                "messages": await outbox.list_messages(criteria),
-                "counts": await outbox.counts(criteria.cohort_id),
+                "messages": await outbox.newest_messages(criteria),
+                "counts": await outbox.capped_counts(criteria.cohort_id),
                 "filters": {
                     "cohort": cohort,
                     "kind": criteria.kind,
                     "state": criteria.state,
                     "recipient": recipient,
                 },
+                "page_size": outbox.PAGE_SIZE,
                 "kinds": KINDS,
                 "states": [s.value for s in MessageState],
                 "run": outbox_views.current_run(),
@@ -148,7 +148,7 @@ class OutboxPages(Controller):
     async def progress(self) -> Template:
         return page(
             "sessions/_outbox_progress.html",
-            {"run": outbox_views.current_run(), "counts": await outbox.counts()},
+            {"run": outbox_views.current_run(), "counts": await outbox.capped_counts()},
         )
 
 
