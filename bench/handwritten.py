@@ -44,6 +44,7 @@ from sessions.roster import ParticipantRow
 from sessions.schedule import WEEKDAYS
 from sessions.services import (
     STATUS_TRANSITIONS,
+    UPCOMING_SHOWN,
     CohortDetail,
     CohortSummary,
     FacilitatorRow,
@@ -68,6 +69,22 @@ _SESSIONS = (
 _FACILITATORS = (
     "SELECT f.cohort, f.person, f.lead, p.name, p.email FROM cohort_facilitator f "
     "JOIN person p ON p.id = f.person "
+)
+# A page of a library search, in one statement: the matches ranked (case_studies.search) and
+# counted, the page cut from those the viewer sees (CROSS JOIN: SQLite reads the matches first),
+# then its rows, with how many sessions used each case.
+_LIBRARY_PAGE = (
+    "SELECT c.*, h.name AS cohort_name, h.timezone AS cohort_timezone, p.name AS author_name, "  # noqa: S608
+    '(SELECT count(*) FROM agenda_item a WHERE a."case" = c.id) AS uses, page.total '
+    "FROM (SELECT c.id, f.relevance, count(*) OVER () AS total FROM ("
+    f"SELECT id, CASE WHEN in_title THEN {TITLE_BONUS!r} ELSE 0.0 END + score / (1.0 + score) "
+    "AS relevance FROM (SELECT rowid AS id, max(-bm25(case_study_fts, 10.0, 2.0, 2.0), 0.0) "
+    "AS score, rowid IN (SELECT rowid FROM case_study_fts WHERE case_study_fts MATCH "
+    "'title : (' || ? || ')') AS in_title FROM case_study_fts WHERE case_study_fts MATCH ?)"
+    ") AS f CROSS JOIN case_study c WHERE c.id = f.id AND c.status = ? "
+    "ORDER BY f.relevance DESC, c.id LIMIT ?) AS page "
+    "JOIN case_study c ON c.id = page.id LEFT JOIN cohort h ON h.id = c.cohort "
+    "LEFT JOIN person p ON p.id = c.author ORDER BY page.relevance DESC, c.id"
 )
 
 
@@ -198,21 +215,35 @@ class Pages:
             )
         }
         facilitators = self.all(_FACILITATORS + "ORDER BY f.lead DESC, f.id")
-        upcoming = [
+        # Each cohort's next meeting, and the next 8 of all: two small reads are cheaper than
+        # reading every meeting to come (207 rows) once.
+        next_meetings = [
             _session_row(r)
             for r in self.all(
-                _SESSIONS + "WHERE s.ends_at > ? AND s.status = 'scheduled' ORDER BY s.starts_at",
+                _SESSIONS  # noqa: S608 - fixed SQL
+                + "WHERE s.id IN (SELECT (SELECT u.id FROM session u "
+                "WHERE u.cohort = k.id AND u.status = 'scheduled' AND u.ends_at > ? "
+                "ORDER BY u.starts_at, u.id LIMIT 1) FROM cohort k) ORDER BY s.starts_at",
                 now,
             )
         ]
-        summaries = self._summaries(cohorts, counts, facilitators, upcoming)
+        upcoming = [
+            _session_row(r)
+            for r in self.all(
+                _SESSIONS + "WHERE s.ends_at > ? AND s.status = 'scheduled' "
+                "ORDER BY s.starts_at LIMIT ?",
+                now,
+                UPCOMING_SHOWN,
+            )
+        ]
+        summaries = self._summaries(cohorts, counts, facilitators, next_meetings)
         return self.render(
             "sessions/dashboard.html",
             "/",
             user,
             {
                 "cohorts": summaries,
-                "upcoming": upcoming[:8],
+                "upcoming": upcoming,
                 "attention": [
                     c
                     for c in summaries
@@ -329,50 +360,21 @@ class Pages:
     # -- the library ------------------------------------------------------------------------
 
     def library(self, user: CurrentUser, q: str) -> bytes:
-        """A search of published cases as office staff (no cohorts of their own)."""
+        """A search of published cases as office staff (no cohorts of their own: they see every
+        published case), ranked and cut to its page by SQLite, as services.list_cases does."""
         assert user.is_office and not user.has_role("facilitator")
         assert not user.has_role("participant")
         viewer = cases.Viewer(user, frozenset(), frozenset())
         filters = cases.CaseFilter(q=q[:200], limit=PAGE_SIZE)
-        words = query_words(q)
+        words = query_words(filters.q)
         phrases = " ".join(f'"{word}"' for word in words)
-        rank: dict[int, float] = {}
+        shown: list[dict[str, Any]] = []
         if words:
-            for r in self.all(
-                "SELECT rowid AS id, -bm25(case_study_fts, 10.0, 2.0, 2.0) AS score, "
-                "rowid IN (SELECT rowid FROM case_study_fts WHERE case_study_fts MATCH ?) "
-                "AS in_title FROM case_study_fts WHERE case_study_fts MATCH ?",
-                f"title : ({phrases})",
-                phrases,
-            ):
-                score = max(float(r["score"]), 0.0)
-                rank[r["id"]] = (TITLE_BONUS if r["in_title"] else 0.0) + score / (1.0 + score)
-        found: list[dict[str, Any]] = []
-        if rank:
-            marks = ", ".join("?" for _ in rank)
-            sql = (
-                "SELECT c.*, h.name AS cohort_name, h.timezone AS cohort_timezone, "
-                "p.name AS author_name FROM case_study c LEFT JOIN cohort h ON h.id = c.cohort "
-                "LEFT JOIN person p ON p.id = c.author WHERE c.status = ? AND c.id IN "
-            )
-            found = self.all(f"{sql}({marks})", CaseStatus.published.value, *rank)
-        visible = [r for r in found if viewer.sees(r)]
-        visible.sort(key=lambda r: (-rank.get(r["id"], 0.0), r["id"]))
-        shown = visible[:PAGE_SIZE]
-        usage: dict[int, int] = {}
-        if shown:
-            marks = ", ".join("?" for _ in shown)
-            usage = {
-                r["case"]: r["n"]
-                for r in self.all(
-                    f'SELECT "case", count(*) AS n FROM agenda_item WHERE "case" IN ({marks}) '  # noqa: S608
-                    'GROUP BY "case"',
-                    *(r["id"] for r in shown),
-                )
-            }
-        result = cases.CasePage(
-            tuple(cases._view(viewer, r) for r in shown), len(visible), filters, usage
-        )
+            published = CaseStatus.published.value
+            shown = self.all(_LIBRARY_PAGE, phrases, phrases, published, PAGE_SIZE)
+        total = shown[0]["total"] if shown else 0
+        usage = {r["id"]: r["uses"] for r in shown if r["uses"]}
+        result = cases.CasePage(tuple(cases._view(viewer, r) for r in shown), total, filters, usage)
         competencies = [
             CompetencyRow(r["code"], r["name"], tuple(r["aliases"] or ()), r["core"])
             for r in self.all("SELECT * FROM competency ORDER BY position")

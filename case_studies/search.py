@@ -5,11 +5,18 @@ case_studies_2026_11_23t05_30_00_000000.
 Users type words, never query syntax: the words are picked out of what they typed and every
 one must match (stemmed: "mentors" finds "mentor"). A case whose title holds all the words
 ranks above every case that has them in its text only.
+
+The library's queries take the matches as SQL (`matches`, `ranked_cases`), so that the database
+ranks, filters and cuts a page of them: a search reads the rows its page shows.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from piccolo.columns.combination import WhereRaw
+from piccolo.querystring import QueryString
 
 from case_studies.tables import CaseStudy
 
@@ -37,18 +44,30 @@ _POSTGRES_INDEX = (
     "WHERE id = {}"
 )
 
-# bm25 is negative, more negative for a better match; column weights title, scenario, questions.
+# The relevance of a match from its text's score (clamped at 0) and whether its title holds all
+# the words: double-precision arithmetic on both engines.
+_RELEVANCE = f"CASE WHEN in_title THEN {TITLE_BONUS!r} ELSE 0.0 END + score / (1.0 + score)"
+# The matches of a search text (see `search_text`) with their relevance, higher first. bm25 is
+# negative, more negative for a better match; column weights title, scenario, questions.
 _SQLITE_RANKED = (
-    "SELECT rowid AS id, -bm25(case_study_fts, 10.0, 2.0, 2.0) AS score, "
-    "rowid IN (SELECT rowid FROM case_study_fts WHERE case_study_fts MATCH {}) AS in_title "
-    "FROM case_study_fts WHERE case_study_fts MATCH {}"
+    f"SELECT id, {_RELEVANCE} AS relevance FROM ("  # noqa: S608 - fixed SQL
+    "SELECT rowid AS id, max(-bm25(case_study_fts, 10.0, 2.0, 2.0), 0.0) AS score, "
+    "rowid IN (SELECT rowid FROM case_study_fts WHERE case_study_fts MATCH "
+    "'title : (' || {} || ')') AS in_title "
+    "FROM case_study_fts WHERE case_study_fts MATCH {}) AS scored"
 )
+# ts_rank is a float4: its score is made a float8 before any arithmetic.
 _POSTGRES_RANKED = (
-    "SELECT id, ts_rank(search_vector, query) AS score, "
+    f"SELECT id, {_RELEVANCE} AS relevance FROM ("  # noqa: S608 - fixed SQL
+    "SELECT id, greatest(ts_rank(search_vector, query)::float8, 0.0) AS score, "
     "ts_filter(search_vector, ARRAY['a']::\"char\"[]) @@ query AS in_title "
     "FROM case_study, plainto_tsquery('english', {}) AS query "
-    "WHERE search_vector @@ query"
+    "WHERE search_vector @@ query) AS scored"
 )
+_SQLITE_MATCHES = (
+    '"case_study"."id" IN (SELECT rowid FROM case_study_fts WHERE case_study_fts MATCH {})'
+)
+_POSTGRES_MATCHES = '"case_study"."search_vector" @@ plainto_tsquery(\'english\', {})'
 
 
 def _is_postgres() -> bool:
@@ -59,6 +78,27 @@ def query_words(query: str) -> list[str]:
     """The words of what a user typed, lower-cased, each once, in order."""
     words = [w for w in _WORD.findall(query.lower()) if len(w) <= MAX_WORD_LENGTH]
     return list(dict.fromkeys(words))[:MAX_WORDS]
+
+
+def search_text(query: str) -> str:
+    """What the engine's full-text search is given for `query`: its words ("" when it has
+    none), each quoted for FTS5 so that it reads a plain term, whatever it is ("NEAR", "OR")."""
+    words = query_words(query)
+    if _is_postgres():
+        return " ".join(words)
+    return " ".join(f'"{word}"' for word in words)
+
+
+def matches(text: Any) -> WhereRaw:
+    """A WHERE clause on case_study: the case matches every word of a search text."""
+    return WhereRaw(_POSTGRES_MATCHES if _is_postgres() else _SQLITE_MATCHES, text)
+
+
+def ranked_cases(text: Any) -> QueryString:
+    """A subquery of the cases matching a search text: `id` and `relevance` (higher first)."""
+    if _is_postgres():
+        return QueryString(_POSTGRES_RANKED, text)
+    return QueryString(_SQLITE_RANKED, text, text)
 
 
 async def index_case(case_id: int) -> None:
@@ -72,19 +112,10 @@ async def index_case(case_id: int) -> None:
 
 
 async def ranked(query: str) -> dict[int, float]:
-    """Case ids matching every word of `query`, with a rank (higher is more relevant); {} when
-    the query has no words to look for."""
-    words = query_words(query)
-    if not words:
+    """Case ids matching every word of `query`, with their relevance; {} when the query has no
+    words to look for."""
+    text = search_text(query)
+    if not text:
         return {}
-    if _is_postgres():
-        rows = await CaseStudy.raw(_POSTGRES_RANKED, " ".join(words))
-    else:
-        # Each word quoted: FTS5 reads it as a plain term, whatever it is ("NEAR", "OR").
-        phrases = " ".join(f'"{word}"' for word in words)
-        rows = await CaseStudy.raw(_SQLITE_RANKED, f"title : ({phrases})", phrases)
-    return {
-        int(row["id"]): (TITLE_BONUS if row["in_title"] else 0.0)
-        + max(float(row["score"]), 0.0) / (1.0 + max(float(row["score"]), 0.0))
-        for row in rows
-    }
+    rows = await CaseStudy.raw("SELECT id, relevance FROM ({}) AS found", ranked_cases(text))
+    return {int(row["id"]): float(row["relevance"]) for row in rows}

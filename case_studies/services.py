@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from piccolo.query.functions import Coalesce
-from piccolo.query.functions.aggregate import Count
+from piccolo.columns.combination import WhereRaw
 
 from case_studies import notifications, search
 from case_studies.tables import (
@@ -38,7 +39,7 @@ from case_studies.tables import (
     Provenance,
     Scope,
 )
-from database import lock_for_update
+from database import Prepared, lock_for_update
 from errors import Checks, Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from facilitators import audit
 from facilitators.services import CurrentUser
@@ -637,128 +638,152 @@ class CasePage:
     usage: dict[int, int] = field(default_factory=dict)  # case -> sessions that used it
 
 
-def _visible_to(v: Viewer, statuses: tuple[str, ...]) -> Any:
-    """`Viewer.sees` as a WHERE clause for cases in one of `statuses`, so that the database
-    filters and counts (office staff's whole published library is then an index range)."""
-    if v.user.is_office and statuses == (CaseStatus.published.value,):
-        return CaseStudy.status == CaseStatus.published.value  # everyone's, the author's too
-    members = sorted(v.facilitates | v.enrolled)
-    clauses: list[Any] = []
-    if any(status in PUBLISHED for status in statuses):
-        if v.user.is_office:
-            clauses.append(CaseStudy.status.is_in(list(PUBLISHED)))
+def _library_values(v: Viewer, filters: CaseFilter) -> dict[str, Any]:
+    """What a listing asks for, as the values of `_library_where`. Who sees a case of a given
+    status (`Viewer.sees`): whoever sees every case of that status, or else its author
+    (`person`), everyone for the library's (`library`), and the members of `cohorts`."""
+    me = v.user.person_id
+    values: dict[str, Any] = {}
+    if filters.mine:
+        values["person"] = me  # one's own cases are all visible, whatever their status
+    else:
+        status = filters.status or CaseStatus.published.value
+        values["status"] = status
+        if status in PUBLISHED:
+            if not v.user.is_office:
+                values["person"] = me
+                values["library"] = Scope.library.value
+                values["cohorts"] = sorted(v.facilitates | v.enrolled)
+        elif status in IN_REVIEW:
+            if not v.user.is_admin:
+                values["person"] = me
+                values["cohorts"] = sorted(v.facilitates)
         else:
-            library: Any = CaseStudy.scope == Scope.library.value
-            if members:
-                library |= CaseStudy.cohort.is_in(members)
-            clauses.append(CaseStudy.status.is_in(list(PUBLISHED)) & library)
-    if any(status in IN_REVIEW for status in statuses):
-        if v.user.is_admin:
-            clauses.append(CaseStudy.status.is_in(list(IN_REVIEW)))
-        elif v.facilitates:
-            clauses.append(
-                CaseStudy.status.is_in(list(IN_REVIEW))
-                & CaseStudy.cohort.is_in(sorted(v.facilitates))
-            )
-    visible: Any = CaseStudy.author == v.user.person_id
-    for clause in clauses:
-        visible |= clause
-    return visible
+            values["person"] = me  # a draft: its author alone
+    values["provenance"] = filters.provenance
+    values["competency"] = filters.competency
+    values["audience"] = filters.audience
+    values["discipline"] = filters.discipline.lower()  # tags are kept lower-case
+    # Nothing asked for is no condition (and `Prepared` takes no empty value).
+    return {name: value for name, value in values.items() if value}
 
 
-# Ranked matches are filtered with an IN list up to this many; beyond, every visible id is read
-# and intersected here (drivers take at most ~32,000 parameters).
-_MAX_IN_LIST = 5_000
+def _library_where(values: Mapping[str, Any]) -> Any:
+    """The WHERE clause of `_library_values`, for the values or their `Prepared` placeholders
+    (the names present make the clause)."""
+    seen: list[Any] = []
+    if "person" in values:
+        seen.append(CaseStudy.author == values["person"])
+    if "library" in values:
+        seen.append(CaseStudy.scope == values["library"])
+    if "cohorts" in values:
+        seen.append(CaseStudy.cohort.is_in(values["cohorts"]))
+    clauses: list[Any] = [functools.reduce(operator.or_, seen)] if seen else []
+    if "status" in values:
+        clauses.append(CaseStudy.status == values["status"])
+    if "provenance" in values:
+        clauses.append(CaseStudy.provenance == values["provenance"])
+    if "competency" in values:
+        competency = values["competency"]
+        clauses.append(
+            (CaseStudy.primary_competency == competency)
+            | _holds(CaseStudy.competencies, competency)
+        )
+    if "audience" in values:
+        clauses.append(_holds(CaseStudy.audiences, values["audience"]))
+    if "discipline" in values:
+        clauses.append(_holds(CaseStudy.disciplines, values["discipline"]))
+    return functools.reduce(operator.and_, clauses)
+
+
+def _holds(column: Any, value: Any) -> Any:
+    """The array `column` has an element equal to `value` (arrays are JSON text on SQLite)."""
+    if CaseStudy._meta.db.engine_type == "postgres":
+        return column.any(value)
+    return WhereRaw(
+        f'EXISTS (SELECT 1 FROM json_each("case_study"."{column._meta.db_column_name}") '  # noqa: S608
+        "WHERE value = {})",
+        value,
+    )
+
+
+def _page_of(ids: str, order: str) -> str:
+    """A page's full rows in `order`, each with how many sessions used it: `ids` picks the
+    page's ids, their sort keys and `total` (how many cases match in all), reading no more of
+    the cases it passes over than that."""
+    columns = ", ".join(f'case_study."{c._meta.db_column_name}"' for c in CaseStudy._meta.columns)
+    return (
+        f"SELECT {columns}, cohort.name AS cohort_name, cohort.timezone AS cohort_timezone, "  # noqa: S608
+        "person.name AS author_name, page.total AS total, "
+        '(SELECT count(*) FROM agenda_item WHERE agenda_item."case" = case_study.id) AS uses '
+        f"FROM ({ids}) AS page JOIN case_study ON case_study.id = page.id "
+        "LEFT JOIN cohort ON cohort.id = case_study.cohort "
+        f"LEFT JOIN person ON person.id = case_study.author ORDER BY {order}"
+    )
+
+
+# Newest first: when published, or last changed for a case never published (an index, which
+# the page is read along; the count is of the same WHERE clause).
+_NEWEST_PAGE = _page_of(
+    "SELECT id, COALESCE(published_at, updated_at) AS newest, "
+    "(SELECT count(*) FROM case_study WHERE {}) AS total FROM case_study "
+    "WHERE {} ORDER BY newest DESC, id DESC LIMIT {} OFFSET {}",
+    "page.newest DESC, page.id DESC",
+)
+# Most relevant first (see case_studies.search): every match is ranked, so it is counted too.
+# CROSS JOIN keeps SQLite reading the matches first, each case then by its id, rather than
+# asking the full-text index about every case of the status (PostgreSQL plans as it likes).
+_RELEVANT_PAGE = _page_of(
+    "SELECT case_study.id AS id, found.relevance AS relevance, count(*) OVER () AS total "
+    "FROM ({}) AS found CROSS JOIN case_study WHERE case_study.id = found.id AND {} "
+    "ORDER BY relevance DESC, case_study.id LIMIT {} OFFSET {}",
+    "page.relevance DESC, page.id",
+)
+
+
+def _page_query(values: Mapping[str, Any]) -> Any:
+    where = _library_where(values).querystring
+    limit, offset = values["limit"], values["offset"]
+    if "text" in values:
+        ranked = search.ranked_cases(values["text"])
+        return CaseStudy.raw(_RELEVANT_PAGE, ranked, where, limit, offset)
+    return CaseStudy.raw(_NEWEST_PAGE, where, where, limit, offset)
+
+
+def _count_query(values: Mapping[str, Any]) -> Any:
+    where = _library_where(values)
+    if "text" in values:
+        where &= search.matches(values["text"])
+    return CaseStudy.count().where(where)
+
+
+# Every library page runs these: their SQL is built once per shape (see `database.Prepared`).
+_LIBRARY_PAGE = Prepared(lambda **values: _page_query(values))
+_LIBRARY_COUNT = Prepared(lambda **values: _count_query(values))
 
 
 async def list_cases(user: CurrentUser, filters: CaseFilter) -> CasePage:
     """The cases the viewer may see that match, relevant first when searching by words, else
-    newest first; paginated. The database filters what the viewer may see, and for a plain
-    listing sorts and cuts the page too; the page's full rows are read last, so that the cost
-    follows the page, not the library (a search still ranks all of its matches)."""
+    newest first; paginated. One statement: the database filters what the viewer may see,
+    ranks, sorts and cuts the page, and counts the matches, so that the rows read are the
+    page's, whatever the size of the library."""
     v = await viewer(user)
-    if filters.mine:
-        where: Any = CaseStudy.author == user.person_id  # one's own cases are all visible
-    else:
-        status = filters.status or CaseStatus.published.value
-        where = _visible_to(v, (status,)) & (CaseStudy.status == status)
-    if filters.provenance:
-        where &= CaseStudy.provenance == filters.provenance
+    values = _library_values(v, filters)
+    if filters.q.strip():
+        values["text"] = search.search_text(filters.q)
+        if not values["text"]:
+            return CasePage((), 0, filters)
     limit = min(max(filters.limit, 1), 100)
     offset = max(filters.offset, 0)
-    arrays = bool(filters.competency or filters.audience or filters.discipline)
-    rank: dict[int, float] = {}
-    if filters.q.strip():
-        rank = await search.ranked(filters.q)
-        if not rank:
-            return CasePage((), 0, filters)
-        if len(rank) <= _MAX_IN_LIST:
-            where &= CaseStudy.id.is_in(list(rank))
-    if not rank and not arrays:
-        total = await CaseStudy.count().where(where)
-        rows = (
-            await CaseStudy.select(*_CASE_COLUMNS)
-            .where(where)
-            .order_by(_NEWEST, ascending=False)
-            .order_by(CaseStudy.id, ascending=False)
-            .limit(limit)
-            .offset(offset)
-        )
+    rows = await _LIBRARY_PAGE(**values, limit=limit, offset=offset)
+    if rows:
+        total = rows[0]["total"]
+    elif offset:
+        total = await _LIBRARY_COUNT(**values)  # past the last page: no row to tell it
     else:
-        # The candidates' ids (and tags, to filter on them), then the page's rows.
-        light: list[Any] = [CaseStudy.id]
-        if not rank:
-            light += [CaseStudy.published_at, CaseStudy.updated_at]
-        if arrays:
-            light += [CaseStudy.primary_competency, CaseStudy.competencies]
-            light += [CaseStudy.audiences, CaseStudy.disciplines]
-        found = [
-            r
-            for r in await CaseStudy.select(*light).where(where)
-            if (not rank or r["id"] in rank) and _matches(r, filters)
-        ]
-        if rank:
-            found.sort(key=lambda r: (-rank[r["id"]], r["id"]))
-        else:
-            found.sort(key=lambda r: (r["published_at"] or r["updated_at"], r["id"]), reverse=True)
-        total = len(found)
-        ids = [r["id"] for r in found[offset : offset + limit]]
-        by_id = {
-            r["id"]: r
-            for r in (
-                await CaseStudy.select(*_CASE_COLUMNS).where(CaseStudy.id.is_in(ids)) if ids else []
-            )
-        }
-        rows = [by_id[i] for i in ids]
-    usage = await _usage_counts([r["id"] for r in rows])
-    return CasePage(tuple(_view(v, r) for r in rows), total, filters, usage)
-
-
-# Newest first: when published, or last changed for a case never published.
-_NEWEST = Coalesce(CaseStudy.published_at, CaseStudy.updated_at)
-
-
-def _matches(row: dict[str, Any], f: CaseFilter) -> bool:
-    if (
-        f.competency
-        and f.competency != row["primary_competency"]
-        and f.competency not in (row["competencies"] or ())
-    ):
-        return False
-    if f.audience and f.audience not in (row["audiences"] or ()):
-        return False
-    return not (f.discipline and f.discipline.lower() not in (row["disciplines"] or ()))
-
-
-async def _usage_counts(case_ids: list[int]) -> dict[int, int]:
-    if not case_ids:
-        return {}
-    rows = (
-        await AgendaItem.select(AgendaItem.case, Count(alias="n"))
-        .where(AgendaItem.case.is_in(case_ids))
-        .group_by(AgendaItem.case)
-    )
-    return {r["case"]: r["n"] for r in rows}
+        total = 0
+    usage = {row["id"]: row["uses"] for row in rows if row["uses"]}
+    return CasePage(tuple(_view(v, row) for row in rows), total, filters, usage)
 
 
 @dataclass(frozen=True)
