@@ -48,7 +48,7 @@ from web import (
     add_security_headers,
     health,
     make_environment,
-    reject_impossible_ids,
+    reject_impossible_input,
 )
 
 NOT_AUTHENTICATED = ["^/static/", "^/health", "^/schema", "^/feeds/"]
@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=_template_config(),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_security_headers],
-        before_request=reject_impossible_ids,
+        before_request=reject_impossible_input,
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[database_lifespan, dispatcher_lifespan],
         openapi_config=OpenAPIConfig(

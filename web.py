@@ -424,12 +424,27 @@ OptionalQueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 QueryOffset = Annotated[int, QueryParameter(ge=0, le=MAX_ID)]
 
 
-async def reject_impossible_ids(request: Request[Any, Any, Any]) -> None:
-    """A `before_request` hook: an integer path parameter that no row can have is a 404 (a
-    problem for the API, the error page for pages), like any id that does not exist."""
+async def reject_impossible_input(request: Request[Any, Any, Any]) -> None:
+    """A `before_request` hook for what no route can take:
+    - an integer path parameter that no row can have is a 404 (a problem for the API, the
+      error page for pages), like any id that does not exist;
+    - a NUL character in a query parameter is a 422 naming the parameter (no text the office
+      keeps holds one, and PostgreSQL cannot compare text with it).
+    """
     for value in request.path_params.values():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
             raise NotFoundException()
+        if isinstance(value, str) and "\x00" in value:
+            raise NotFoundException()
+    query = request.scope["query_string"]
+    if b"%00" in query or b"\x00" in query:
+        named = sorted(
+            {name for name, item in request.query_params.multi_items() if "\x00" in item}
+        )
+        raise ValidationException(
+            "A query parameter holds a NUL character.",
+            extra=[{"key": name, "message": "must not hold a NUL character"} for name in named],
+        )
 
 
 # -- security headers -----------------------------------------------------------------------

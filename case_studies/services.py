@@ -99,6 +99,8 @@ def check_case(data: CaseInput, competency_codes: set[str]) -> CaseInput:
     for number, question in enumerate(questions, start=1):
         if len(question) > 1000:
             checks.errors.append(FieldError("questions", f"question {number} is too long"))
+        if "\x00" in question:
+            checks.errors.append(FieldError("questions", f"question {number} holds a NUL"))
     notes = checks.check(optional_text, data.facilitator_notes, "facilitator_notes", 20_000)
     primary = data.primary_competency.strip()
     if primary and primary not in competency_codes:
@@ -121,6 +123,8 @@ def check_case(data: CaseInput, competency_codes: set[str]) -> CaseInput:
     disciplines = tuple(dict.fromkeys(d.strip().lower() for d in data.disciplines if d.strip()))
     if any(len(d) > 60 for d in disciplines) or len(disciplines) > 10:
         checks.errors.append(FieldError("disciplines", "at most 10 tags of 60 characters"))
+    if any("\x00" in d for d in disciplines):
+        checks.errors.append(FieldError("disciplines", "a tag holds a NUL character"))
     attribution = checks.check(optional_text, data.attribution, "attribution", 300)
     licence = checks.check(optional_text, data.licence, "licence", 200)
     checks.done()

@@ -61,7 +61,10 @@ def required_text(value: str, field: str, max_length: int) -> str:
 
 
 def optional_text(value: str | None, field: str, max_length: int) -> str:
+    """Free text (lines allowed), bounded; never a NUL character, which no text column takes."""
     text = (value or "").strip()
+    if "\x00" in text:
+        raise InvalidInput.single(field, "must not hold a NUL character")
     if len(text) > max_length:
         raise InvalidInput.single(field, f"is longer than {max_length} characters")
     return text

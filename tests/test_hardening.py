@@ -495,6 +495,37 @@ async def test_numbers_no_row_can_have_are_not_found_not_a_crash(
     assert preview.status_code == 400
 
 
+async def test_a_nul_character_is_refused_by_name_not_a_crash(
+    client: httpx.AsyncClient, make_client: Any, world: World
+) -> None:
+    """PostgreSQL cannot compare or keep text holding NUL: schemathesis sent one in a filter."""
+    auth = world.staff.auth
+    listed = await client.get("/api/case-studies?competency=ab%00c&q=x", headers=auth)
+    assert listed.status_code == 422
+    assert [e["field"] for e in listed.json()["errors"]] == ["competency"]
+    outbox = await client.get("/api/outbox?recipient=%00", headers=auth)
+    assert outbox.status_code == 422 and "recipient" in outbox.text
+    case = {
+        "title": "Nul",
+        "scenario": "A scenario\x00 with a NUL.",
+        "questions": ["Why\x00?"],
+        "primary_competency": "communication",
+        "disciplines": ["chem\x00istry"],
+    }
+    written = await client.post("/api/case-studies", headers=world.facilitator_a.auth, json=case)
+    assert written.status_code == 422
+    assert {e["field"] for e in written.json()["errors"]} == {
+        "scenario",
+        "questions",
+        "disciplines",
+    }
+    browser = make_client()
+    await sign_in(browser, world.staff.email)
+    page = await browser.get("/cases?discipline=%00")
+    assert page.status_code == 400 and "NUL character" in page.text
+    assert (await browser.get("/cases?discipline=chemistry")).status_code == 200
+
+
 async def test_schedules_at_the_ends_of_the_calendar_are_refused_by_name(
     client: httpx.AsyncClient, world: World
 ) -> None:
