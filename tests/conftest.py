@@ -184,11 +184,19 @@ async def running(application: Any) -> AsyncIterator[Any]:
         await task
 
 
+_BUILT: list[Any] = []
+
+
 @pytest.fixture
 async def app(database: Any) -> AsyncIterator[Any]:
+    """The app, started for each test. It is built once for the run (registering its routes
+    takes most of a second): what it keeps lives in the database, which each test starts
+    empty, and in signed cookies. Tests of other settings build their own."""
     from app import create_app
 
-    async with running(create_app()) as application:
+    if not _BUILT:
+        _BUILT.append(create_app())
+    async with running(_BUILT[0]) as application:
         yield application
 
 
