@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import copy
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -434,6 +435,15 @@ def _with_sql(query: Any, querystring: QueryString) -> Any:
     return ready
 
 
+@functools.cache
+def _engine_type() -> str:
+    """The engine type of piccolo_conf's engine, which the tables' queries run on (looking it up
+    imports piccolo_conf again each time)."""
+    engine = engine_finder()
+    assert engine is not None
+    return str(engine.engine_type)
+
+
 class Prepared(Generic[Q]):
     """A Piccolo query whose SQL is built once, then run with new values.
 
@@ -461,10 +471,8 @@ class Prepared(Generic[Q]):
         for name, value in values.items():
             if value is None or (isinstance(value, list | tuple) and not value):
                 raise ValueError(f"prepared query: {name} may not be None or empty")
-        engine = engine_finder()
-        assert engine is not None
         shape = (
-            engine.engine_type,
+            _engine_type(),
             *((name, len(v) if isinstance(v, list | tuple) else -1) for name, v in values.items()),
         )
         kept = self._kept.get(shape)

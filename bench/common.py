@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -43,6 +44,32 @@ def environment(var: Path, database_url: str) -> dict[str, str]:
         "DISPATCH_IN_APP": "false",
         "PYTHONPATH": str(ROOT),
     }
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names if the server has none of that name (through
+    the server's `postgres` database), so that `--postgres .../bench` works on a new machine."""
+    import asyncpg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise SystemExit(f"--postgres: {name!r} is not a database name this can create")
+
+    async def create() -> None:
+        try:
+            await (await asyncpg.connect(url)).close()
+            return
+        except asyncpg.InvalidCatalogNameError:
+            pass
+        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        print(f"created the PostgreSQL database {name!r}", flush=True)
+
+    asyncio.run(create())
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
@@ -166,38 +193,31 @@ async def load(
     raw = (request + "\r\n").encode()
     latencies: list[float] = []
     errors = 0
-    measuring = False
-    stop_at = 0.0
+    began = time.perf_counter() + warmup  # requests started before this are the warm-up's
+    stop_at = began + seconds
 
     async def client() -> None:
+        # One connection for the warm-up and the measurement: cancelling warm-up clients would
+        # leave the server finishing their requests while the measured ones wait.
         nonlocal errors
         reader, writer = await asyncio.open_connection(host, int(port))
         try:
             while True:
                 started = time.perf_counter()
-                if measuring and started >= stop_at:
+                if started >= stop_at:
                     return
                 status = await _exchange(reader, writer, raw)
-                if measuring:
+                if started >= began:
                     latencies.append(time.perf_counter() - started)
                     errors += status != 200
         finally:
             writer.close()
 
-    warm = [asyncio.create_task(client()) for _ in range(clients)]
-    await asyncio.sleep(warmup)
-    for task in warm:
-        task.cancel()
-    await asyncio.gather(*warm, return_exceptions=True)
-    measuring = True
-    began = time.perf_counter()
-    stop_at = began + seconds
     await asyncio.gather(*(client() for _ in range(clients)))
-    elapsed = time.perf_counter() - began
     latencies.sort()
     return Load(
-        requests=len(latencies),
-        seconds=elapsed,
+        requests=len(latencies),  # started in the measured seconds: the rate is theirs
+        seconds=seconds,
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         errors=errors,

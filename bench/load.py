@@ -50,6 +50,10 @@ from urllib.parse import urlsplit
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_postgres_database  # noqa: E402
+
 FACILITATOR = "amara.okafor@example.org"  # the demo's: writes go through her API token
 READERS = ("amara.okafor@example.org", "priya.natarajan@example.org", "hannah.brooks@example.edu")
 DEMO_PASSWORD = "mentorcircle-demo"  # noqa: S105 - the demo's, printed by `mentorcircle demo`
@@ -678,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seconds must be in (0, 600] and --clients in (0, 200]")
     if args.postgres:
         _loopback_only(args.postgres)
+        ensure_postgres_database(args.postgres)
     report = run(args.seconds, args.clients, args.postgres)
     if args.json:
         print(json.dumps({**report.__dict__, "ok": report.ok}))

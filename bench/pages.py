@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     Load,
     cookie_header,
+    ensure_postgres_database,
     environment,
     free_port,
     load,
@@ -326,6 +327,7 @@ def main() -> None:
         print("loading the large office into SQLite ...", flush=True)
         run_cli(env, "demo", "--large")
         if args.postgres:
+            ensure_postgres_database(args.postgres)
             pg_var = var / "postgres"
             pg_var.mkdir()
             pg_env = environment(pg_var, args.postgres)

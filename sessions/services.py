@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,9 @@ from sessions.tables import (
     SessionTemplate,
 )
 from settings import get_settings
+
+if TYPE_CHECKING:
+    from sessions.roster import ParticipantRow
 
 RECOMMENDED_SIZE = (8, 12)
 
@@ -198,6 +201,7 @@ class CohortDetail:
     summary: CohortSummary
     sessions: tuple[SessionRow, ...]
     can_manage: bool = False
+    roster: tuple[ParticipantRow, ...] = ()  # when asked for: see `get_cohort`
 
 
 @dataclass(frozen=True)
@@ -347,10 +351,14 @@ async def _next_sessions(cohort_ids: list[int]) -> dict[int, SessionRow]:
 
 
 async def _summaries(
-    cohort_ids: list[int] | None, *, sessions: list[SessionRow] | None = None
+    cohort_ids: list[int] | None,
+    *,
+    sessions: list[SessionRow] | None = None,
+    enrollments: list[str] | None = None,
 ) -> list[CohortSummary]:
     """Cohort summaries in four queries, whatever the number of cohorts. A caller that has
-    read the (one) cohort's sessions already passes them: its next meeting is among them."""
+    read the (one) cohort's sessions already passes them: its next meeting is among them; one
+    that has read its roster passes the status of each enrollment, which are then counted."""
     if cohort_ids is None:
         cohorts = await _COHORTS()
     elif not cohort_ids:
@@ -360,9 +368,15 @@ async def _summaries(
     ids = [row["id"] for row in cohorts]
     if not ids:
         return []
-    counts: dict[tuple[int, str], int] = {
-        (row["cohort"], row["status"]): row["n"] for row in await _ENROLLMENT_COUNTS(ids=ids)
-    }
+    counts: dict[tuple[int, str], int] = {}
+    if enrollments is None:
+        counts = {
+            (row["cohort"], row["status"]): row["n"] for row in await _ENROLLMENT_COUNTS(ids=ids)
+        }
+    else:
+        assert len(ids) == 1, "enrollments are given for one cohort"
+        for status in enrollments:
+            counts[(ids[0], status)] = counts.get((ids[0], status), 0) + 1
     facilitators: dict[int, list[FacilitatorRow]] = {}
     for row in await _FACILITATORS(ids=ids):
         facilitators.setdefault(row["cohort"], []).append(
@@ -435,16 +449,30 @@ async def cohort_sessions(cohort_id: int) -> list[SessionRow]:
     return [_session_row(row) for row in await _COHORT_SESSIONS(cohort=cohort_id)]
 
 
-async def get_cohort(user: CurrentUser, cohort_id: int) -> CohortDetail:
+async def get_cohort(
+    user: CurrentUser,
+    cohort_id: int,
+    *,
+    read_roster: Callable[[int], Awaitable[list[ParticipantRow]]] | None = None,
+) -> CohortDetail:
+    """A cohort the user may see, with its sessions. `read_roster` (`roster.list_participants`,
+    which this module cannot import) reads its whole roster too, once the user may see it;
+    the summary's counts then come from it rather than from a query of their own."""
     await require_visible(user, cohort_id)
     sessions = await cohort_sessions(cohort_id)
-    found = await _summaries([cohort_id], sessions=sessions)
+    everyone = await read_roster(cohort_id) if read_roster is not None else None
+    found = await _summaries(
+        [cohort_id],
+        sessions=sessions,
+        enrollments=None if everyone is None else [p.status for p in everyone],
+    )
     if not found:
         raise NotFound(f"no cohort with id {cohort_id}")
     return CohortDetail(
         summary=found[0],
         sessions=tuple(sessions),
         can_manage=await can_manage_cohort(user, cohort_id),
+        roster=tuple(everyone or ()),
     )
 
 

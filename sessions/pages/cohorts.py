@@ -193,10 +193,10 @@ class CohortPages(Controller):
     async def cohort(
         self, cohort_id: FromPath[int], user: NamedDependency[CurrentUser]
     ) -> Template:
-        detail = await services.get_cohort(user, cohort_id)
-        summary = detail.summary
         # The whole roster once: the page lists who is in, completion counts who withdrew too.
-        everyone = await roster.list_participants(cohort_id)
+        detail = await services.get_cohort(user, cohort_id, read_roster=roster.list_participants)
+        summary = detail.summary
+        everyone = list(detail.roster)
         participants = [p for p in everyone if p.status != "withdrawn"]
         waiting = [p for p in participants if p.status == "waitlisted"]
         my_place = next(
