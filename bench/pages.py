@@ -273,11 +273,16 @@ def report(
     for page in pages:
         app, hand = figures[("app", page.name)], figures[("hand", page.name)]
         ratio = app.rate / hand.rate
-        ok = ratio >= RATIO_TARGET and app.p99_ms < P99_TARGET_MS and app.errors == 0
-        failures += not ok
-        verdict = "ok" if ok else "MISSED"
+        missed = []
+        if ratio < RATIO_TARGET:
+            missed.append("app/hand")
+        if app.p99_ms >= P99_TARGET_MS:
+            # Whether any code could meet it here: the hand-written page is the ceiling.
+            missed.append("p99 (hand too)" if hand.p99_ms >= P99_TARGET_MS else "p99")
         if app.errors:
-            verdict += f" ({app.errors} errors)"
+            missed.append(f"{app.errors} errors")
+        failures += bool(missed)
+        verdict = f"MISSED {', '.join(missed)}" if missed else "ok"
         print(
             f"{page.name:16} {f'{counts[page.name]}/{hand_counts.get(page.name, 0)}':>12} "
             f"{app.rate:10.0f} {hand.rate:10.0f} "

@@ -36,6 +36,9 @@ import httpx  # noqa: E402
 from piccolo.engine import engine_finder  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# The suite's pass on PostgreSQL (TEST_DATABASE_URL): tests of several processes sharing a
+# PostgreSQL database run in that pass only, whichever database they make.
+ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 PASSWORD = "correct horse battery"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -9,7 +9,6 @@ Each variant runs in the suite run of its own engine (CI runs the suite once on 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ON_POSTGRES
+
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = "8"
 CLIENTS = "50"
-ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 
 
 def run_load(*extra: str) -> dict[str, Any]:

@@ -14,9 +14,14 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 
+from tests.conftest import ON_POSTGRES
 from tests.test_cli import free_port
+
+# Each makes a PostgreSQL database of its own: once per CI run is enough.
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass of the suite")
 
 ROOT = Path(__file__).resolve().parents[2]
 
