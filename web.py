@@ -398,7 +398,22 @@ class RedactFeedSecrets(logging.Filter):
         return True
 
 
+# PostgreSQL's "invalid byte sequence" (SQLSTATE 22021): text holding NUL, which no text
+# column takes. Inputs are checked for it; this answers one that a check missed.
+_NUL_IN_TEXT = "22021"
+
+
 def handle_server_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    if getattr(error, "sqlstate", None) == _NUL_IN_TEXT:
+        log.warning(
+            "A NUL character reached the database on %s %s (no check caught it)",
+            request.method,
+            loggable(request.url.path),
+        )
+        detail = "The request holds a NUL character, which no field accepts."
+        if is_api_request(request.url.path):
+            return problem(422, "Invalid input", detail)
+        return _error_page(request, 400, "Bad request", detail)
     log.exception(
         "Unhandled error on %s %s", request.method, loggable(request.url.path), exc_info=error
     )
@@ -428,8 +443,9 @@ async def reject_impossible_input(request: Request[Any, Any, Any]) -> None:
     """A `before_request` hook for what no route can take:
     - an integer path parameter that no row can have is a 404 (a problem for the API, the
       error page for pages), like any id that does not exist;
+    - a text path parameter holding a NUL character is a 404 too (nothing is named so);
     - a NUL character in a query parameter is a 422 naming the parameter (no text the office
-      keeps holds one, and PostgreSQL cannot compare text with it).
+      keeps holds one, and PostgreSQL cannot compare text with it); in its name, a 422 too.
     """
     for value in request.path_params.values():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
@@ -439,7 +455,11 @@ async def reject_impossible_input(request: Request[Any, Any, Any]) -> None:
     query = request.scope["query_string"]
     if b"%00" in query or b"\x00" in query:
         named = sorted(
-            {name for name, item in request.query_params.multi_items() if "\x00" in item}
+            {
+                name.replace("\x00", "\\x00")
+                for name, item in request.query_params.multi_items()
+                if "\x00" in name or "\x00" in item
+            }
         )
         raise ValidationException(
             "A query parameter holds a NUL character.",

@@ -46,6 +46,13 @@ def environment(var: Path, database_url: str) -> dict[str, str]:
     }
 
 
+def loopback_only(url: str) -> None:
+    """Benchmarks load data into and create databases on this machine's server only."""
+    host = urlsplit(url).hostname or ""
+    if host not in {"localhost", "::1"} and not host.startswith("127."):
+        raise SystemExit(f"--postgres must name a server on this machine (got {host!r})")
+
+
 def ensure_postgres_database(url: str) -> None:
     """Create the PostgreSQL database `url` names if the server has none of that name (through
     the server's `postgres` database), so that `--postgres .../bench` works on a new machine."""
@@ -53,8 +60,6 @@ def ensure_postgres_database(url: str) -> None:
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise SystemExit(f"--postgres: {name!r} is not a database name this can create")
 
     async def create() -> None:
         try:
@@ -62,6 +67,8 @@ def ensure_postgres_database(url: str) -> None:
             return
         except asyncpg.InvalidCatalogNameError:
             pass
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise SystemExit(f"--postgres: no database {name!r}, and not a name this creates")
         admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')

@@ -45,14 +45,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_postgres_database  # noqa: E402
+from bench.common import ensure_postgres_database, loopback_only  # noqa: E402
 
 FACILITATOR = "amara.okafor@example.org"  # the demo's: writes go through her API token
 READERS = ("amara.okafor@example.org", "priya.natarajan@example.org", "hannah.brooks@example.edu")
@@ -616,12 +615,6 @@ async def load(
     return stats, group
 
 
-def _loopback_only(url: str) -> None:
-    host = urlsplit(url).hostname or ""
-    if host not in {"localhost", "::1"} and not host.startswith("127."):
-        raise SystemExit(f"--postgres must name a server on this machine (got {host!r})")
-
-
 def run(seconds: float, clients: int, postgres: str | None = None) -> Report:
     processes = 2 if postgres else 1
     run_tag = secrets.token_hex(3)
@@ -681,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.seconds <= 600 or not 0 < args.clients <= 200:
         parser.error("--seconds must be in (0, 600] and --clients in (0, 200]")
     if args.postgres:
-        _loopback_only(args.postgres)
+        loopback_only(args.postgres)
         ensure_postgres_database(args.postgres)
     report = run(args.seconds, args.clients, args.postgres)
     if args.json:

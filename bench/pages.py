@@ -50,6 +50,7 @@ from bench.common import (
     environment,
     free_port,
     load,
+    loopback_only,
     run_cli,
     run_lifespan,
     server,
@@ -321,6 +322,8 @@ def main() -> None:
         "--postgres", metavar="URL", help="also run the app on this PostgreSQL database"
     )
     args = parser.parse_args()
+    if args.postgres:
+        loopback_only(args.postgres)
     logging.disable(logging.INFO)  # the app's and httpx's request logs
     var = Path(tempfile.mkdtemp(prefix="mentorcircle-pages-"))
     env = environment(var, f"sqlite:///{var / 'bench.sqlite3'}")

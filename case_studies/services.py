@@ -100,7 +100,7 @@ def check_case(data: CaseInput, competency_codes: set[str]) -> CaseInput:
         if len(question) > 1000:
             checks.errors.append(FieldError("questions", f"question {number} is too long"))
         if "\x00" in question:
-            checks.errors.append(FieldError("questions", f"question {number} holds a NUL"))
+            checks.errors.append(FieldError("questions", f"question {number} must not hold a NUL character"))
     notes = checks.check(optional_text, data.facilitator_notes, "facilitator_notes", 20_000)
     primary = data.primary_competency.strip()
     if primary and primary not in competency_codes:
@@ -124,7 +124,7 @@ def check_case(data: CaseInput, competency_codes: set[str]) -> CaseInput:
     if any(len(d) > 60 for d in disciplines) or len(disciplines) > 10:
         checks.errors.append(FieldError("disciplines", "at most 10 tags of 60 characters"))
     if any("\x00" in d for d in disciplines):
-        checks.errors.append(FieldError("disciplines", "a tag holds a NUL character"))
+        checks.errors.append(FieldError("disciplines", "a tag must not hold a NUL character"))
     attribution = checks.check(optional_text, data.attribution, "attribution", 300)
     licence = checks.check(optional_text, data.licence, "licence", 200)
     checks.done()

@@ -567,6 +567,9 @@ async def authenticate_password(
 
 
 async def _check_password(email: str, password: str) -> SignIn | None:
+    if "\x00" in email:  # no address holds one (and PostgreSQL cannot compare it)
+        await _waste_a_verification(password)
+        return None
     row = (
         await Account.select(
             Account.person,

@@ -8,8 +8,11 @@ from functools import lru_cache
 
 from errors import InvalidInput
 
-# Deliberately plain: one @, no spaces, a dot in the domain. Delivery is the real test.
-_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]{2,}$")
+# Deliberately plain: one @, no spaces or control characters, a dot in the domain. Delivery
+# is the real test.
+_EMAIL = re.compile(
+    r"^[^@\s<>,;\"\x00-\x1f\x7f]+@[^@\s<>,;\"\x00-\x1f\x7f]+\.[^@\s<>,;\".\x00-\x1f\x7f]{2,}$"
+)
 
 
 @lru_cache(maxsize=1)

@@ -174,6 +174,8 @@ def _check_mark(mark: Mark, enrollments: dict[int, str], field: str) -> Mark:
         )
     if mark.note is not None and len(mark.note) > 500:
         raise InvalidInput.single(f"{field}.note", "is longer than 500 characters")
+    if mark.note is not None and "\x00" in mark.note:
+        raise InvalidInput.single(f"{field}.note", "must not hold a NUL character")
     return mark
 
 

@@ -73,11 +73,16 @@ def _decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
         raise InvalidInput.single("file", f"is larger than {MAX_BYTES // 1_000_000} MB")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput.single(
             "file", "is not UTF-8 text: in your spreadsheet, save as 'CSV UTF-8'"
         ) from None
+    if "\x00" in text:  # most often a UTF-16 export
+        raise InvalidInput.single(
+            "file", "holds NUL characters: in your spreadsheet, save as 'CSV UTF-8'"
+        )
+    return text
 
 
 def _columns(header: list[str]) -> dict[str, int]:

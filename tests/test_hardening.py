@@ -499,6 +499,10 @@ async def test_a_nul_character_is_refused_by_name_not_a_crash(
     client: httpx.AsyncClient, make_client: Any, world: World
 ) -> None:
     """PostgreSQL cannot compare or keep text holding NUL: schemathesis sent one in a filter."""
+    from errors import InvalidInput
+    from sessions.roster_csv import parse_roster
+    from sessions.tables import Session
+
     auth = world.staff.auth
     listed = await client.get("/api/case-studies?competency=ab%00c&q=x", headers=auth)
     assert listed.status_code == 422
@@ -519,11 +523,51 @@ async def test_a_nul_character_is_refused_by_name_not_a_crash(
         "questions",
         "disciplines",
     }
+    named = await client.get("/api/case-studies?comp%00etency=x", headers=auth)
+    assert named.status_code == 422 and named.json()["errors"][0]["field"] == "comp\\x00etency"
+    # An address: refused when written, never a crash when someone signs in with it.
+    people = f"/api/cohorts/{world.cohort_a}/participants"
+    added = await client.post(people, headers=auth, json={"email": "a\x00b@example.org"})
+    assert added.status_code == 422 and added.json()["errors"][0]["field"] == "email"
+    session = await Session.select(Session.id).where(Session.cohort == world.cohort_a).first()
+    assert session is not None
+    marks = [{"enrollment_id": 1, "status": "present", "note": "late\x00"}]
+    marked = await client.put(
+        f"/api/sessions/{session['id']}/attendance", headers=auth, json={"marks": marks}
+    )
+    assert marked.status_code == 422
+    with pytest.raises(InvalidInput, match="NUL"):
+        parse_roster(b"email,name\nkim@example.edu,Kim\x00\n")
     browser = make_client()
+    refused = await sign_in(browser, "a\x00b@example.org")
+    assert refused.status_code == 400 and "do not match an account" in refused.text
     await sign_in(browser, world.staff.email)
     page = await browser.get("/cases?discipline=%00")
     assert page.status_code == 400 and "NUL character" in page.text
     assert (await browser.get("/cases?discipline=chemistry")).status_code == 200
+
+
+def test_a_nul_character_no_check_caught_is_a_clear_refusal_not_a_500() -> None:
+    """The last line: PostgreSQL's refusal of NUL (SQLSTATE 22021) answered as bad input."""
+    import asyncpg
+    from litestar import Request
+
+    from web import handle_server_error
+
+    error = asyncpg.exceptions.CharacterNotInRepertoireError("invalid byte sequence: 0x00")
+    for path, status in (("/api/cohorts", 422), ("/cohorts", 400)):
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "query_string": b"",
+            "headers": [],
+            "app": None,
+            "scheme": "http",
+            "server": ("t", 80),
+        }
+        response = handle_server_error(Request(scope), error)  # type: ignore[arg-type]
+        assert response.status_code == status
 
 
 async def test_schedules_at_the_ends_of_the_calendar_are_refused_by_name(
