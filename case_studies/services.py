@@ -100,7 +100,9 @@ def check_case(data: CaseInput, competency_codes: set[str]) -> CaseInput:
         if len(question) > 1000:
             checks.errors.append(FieldError("questions", f"question {number} is too long"))
         if "\x00" in question:
-            checks.errors.append(FieldError("questions", f"question {number} must not hold a NUL character"))
+            checks.errors.append(
+                FieldError("questions", f"question {number} must not hold a NUL character")
+            )
     notes = checks.check(optional_text, data.facilitator_notes, "facilitator_notes", 20_000)
     primary = data.primary_competency.strip()
     if primary and primary not in competency_codes:
