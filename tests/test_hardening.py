@@ -556,7 +556,7 @@ def test_a_nul_character_no_check_caught_is_a_clear_refusal_not_a_500() -> None:
 
     error = asyncpg.exceptions.CharacterNotInRepertoireError("invalid byte sequence: 0x00")
     for path, status in (("/api/cohorts", 422), ("/cohorts", 400)):
-        scope = {
+        scope: dict[str, Any] = {
             "type": "http",
             "method": "POST",
             "path": path,
